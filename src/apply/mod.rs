@@ -1,0 +1,1 @@
+//! The engine: runs a plan against the API and emits events.

@@ -1,0 +1,11 @@
+//! chat-reconcile: keep Google Chat space memberships in line with a YAML
+//! policy. Observe, plan, apply.
+
+pub mod apply;
+pub mod chat;
+pub mod emulator;
+pub mod limits;
+pub mod observe;
+pub mod plan;
+pub mod policy;
+pub mod report;

@@ -1,0 +1,1 @@
+//! Renders plans and engine events for people and machines.
