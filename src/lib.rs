@@ -2,8 +2,10 @@
 //! policy. Observe, plan, apply.
 
 pub mod apply;
+pub mod cli;
 pub mod chat;
 pub mod emulator;
+pub mod exit;
 pub mod limits;
 pub mod observe;
 pub mod plan;
