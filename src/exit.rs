@@ -27,12 +27,30 @@ pub enum Exit {
 impl Exit {
     /// Every code with its meaning, in numeric order.
     pub const TABLE: [(Exit, &'static str); 6] = [
-        (Exit::Success, "nothing to change (plan), or everything applied and verified (apply)"),
-        (Exit::Failure, "the run failed: credentials, network, API, a bug, or verification found pending changes"),
-        (Exit::Usage, "usage error, or an invalid policy or state file; no API call was made"),
-        (Exit::ChangesPending, "plan --detailed-exitcode: changes are pending"),
-        (Exit::Incomplete, "apply finished, but some operations failed, were skipped or were blocked"),
-        (Exit::Refused, "a safety guard rejected the plan; nothing was applied (reserved)"),
+        (
+            Exit::Success,
+            "nothing to change (plan), or everything applied and verified (apply)",
+        ),
+        (
+            Exit::Failure,
+            "the run failed: credentials, network, API, a bug, or verification found pending changes",
+        ),
+        (
+            Exit::Usage,
+            "usage error, or an invalid policy or state file; no API call was made",
+        ),
+        (
+            Exit::ChangesPending,
+            "plan --detailed-exitcode: changes are pending",
+        ),
+        (
+            Exit::Incomplete,
+            "apply finished, but some operations failed, were skipped or were blocked",
+        ),
+        (
+            Exit::Refused,
+            "a safety guard rejected the plan; nothing was applied (reserved)",
+        ),
     ];
 
     /// Returns the numeric exit status.
@@ -144,7 +162,10 @@ mod tests {
     fn help_table_lists_every_code() {
         let table = Exit::help_table();
         for code in 0..=5 {
-            assert!(table.contains(&format!("  {code}  ")), "code {code} missing from:\n{table}");
+            assert!(
+                table.contains(&format!("  {code}  ")),
+                "code {code} missing from:\n{table}"
+            );
         }
     }
 }

@@ -2,8 +2,8 @@
 //! policy. Observe, plan, apply.
 
 pub mod apply;
-pub mod cli;
 pub mod chat;
+pub mod cli;
 pub mod emulator;
 pub mod exit;
 pub mod limits;

@@ -182,7 +182,9 @@ impl SpaceRunner<'_, '_> {
             Action::Remove { membership, .. } => {
                 let name = membership.as_str();
                 let result = self
-                    .call(operation.index, Access::Write, move || client.delete_member(name))
+                    .call(operation.index, Access::Write, move || {
+                        client.delete_member(name)
+                    })
                     .await;
                 match result {
                     Ok(_) => Outcome::Applied,
@@ -196,7 +198,11 @@ impl SpaceRunner<'_, '_> {
     /// Finds the membership an earlier add of `member` created: from the
     /// add's response, else by id, else with `spaces.members.get` on the
     /// email alias (the add was already done, or returned no name).
-    async fn membership_name(&mut self, index: usize, member: &MemberRef) -> Result<String, String> {
+    async fn membership_name(
+        &mut self,
+        index: usize,
+        member: &MemberRef,
+    ) -> Result<String, String> {
         if let Some(name) = self.created.get(&member.resource) {
             return Ok(name.clone());
         }
@@ -219,13 +225,21 @@ impl SpaceRunner<'_, '_> {
             Ok(membership) => membership.name.ok_or_else(|| {
                 format!("the API returned no membership name for {alias}; cannot change its role")
             }),
-            Err(error) => Err(format!("could not find the membership of {}: {error}", member.display)),
+            Err(error) => Err(format!(
+                "could not find the membership of {}: {error}",
+                member.display
+            )),
         }
     }
 
     /// Sends `request` until it succeeds, the retry policy gives up, or the
     /// run is stopped. Every attempt waits for the limiters and the gate.
-    async fn call<T, F, Fut>(&mut self, index: usize, access: Access, mut request: F) -> Result<T, ChatError>
+    async fn call<T, F, Fut>(
+        &mut self,
+        index: usize,
+        access: Access,
+        mut request: F,
+    ) -> Result<T, ChatError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ChatError>>,
