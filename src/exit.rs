@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-/// How a run ended. The numeric values are part of the command-line
-/// interface: scripts test them, so they never change meaning.
+/// The outcome of a run, as a process exit status. The numeric values are
+/// part of the command-line interface, because scripts test them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// `plan`: nothing to change. `apply`: everything applied and verified.

@@ -14,8 +14,8 @@ use chat_reconcile::emulator::{Emulator, EmulatorState};
 use chat_reconcile::limits::{LimitSettings, RateLimits, SlowDown};
 use chat_reconcile::plan::{Action, MemberRef, Operation, Plan, Reason, SpacePlan, SuccessorRule};
 
-/// Dave is the only owner; carol is invited, not joined; bob is not in the
-/// space yet.
+/// Dave is the only owner. Carol is invited but has not joined, and bob is
+/// not in the space yet.
 const STATE: &str = r#"tokens: [demo-token]
 users:
   - id: "100000000002"

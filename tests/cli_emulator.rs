@@ -46,7 +46,7 @@ spaces:
     successors: [carol@example.com]
 "#;
 
-/// A fresh directory under the system's temporary directory.
+/// Creates a fresh directory under the system's temporary directory.
 fn scratch_dir(test: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(

@@ -124,7 +124,8 @@ pub enum Event {
     },
 }
 
-/// Where the engine sends its events. Cheap to clone; sending never blocks.
+/// The destination of the engine's events. Cheap to clone. Sending calls the
+/// handler on the engine's task, so a slow handler slows the run.
 #[derive(Clone)]
 pub struct EventSink {
     send: Arc<dyn Fn(Event) + Send + Sync>,

@@ -1,9 +1,9 @@
 //! The engine: runs a plan against the API and emits events.
 //!
 //! Spaces run concurrently, at most `concurrency` at a time. Inside one
-//! space the operations run one at a time in plan order, so no space ever
-//! sees two writes at once and the only-owner rule holds after every single
-//! operation. Each request waits for the per-space and project limiters and
+//! space the operations run one at a time in plan order. A space therefore
+//! never receives two concurrent writes, and the only-owner rule, which the
+//! plan keeps after each operation, also holds when a run stops half-way. Each request waits for the per-space and project limiters and
 //! for the run-wide [`SlowDown`] gate, which a 429 closes. The engine prints
 //! nothing: reporters read the [`Event`] stream.
 //!
@@ -27,7 +27,7 @@ use crate::plan::{Plan, SpacePlan};
 pub use events::{Event, EventSink, Outcome, Summary};
 pub use verify::{Verification, verify};
 
-/// What the engine needs to run a plan.
+/// The client, limiters and settings of a run.
 pub struct ApplyContext<'a> {
     pub client: &'a ChatClient,
     pub limits: &'a RateLimits,
@@ -86,15 +86,6 @@ pub struct OperationResult {
 }
 
 impl ApplyReport {
-    /// Lists the spaces the run sent requests to, for verification.
-    pub fn touched_spaces(&self) -> Vec<String> {
-        self.spaces
-            .iter()
-            .filter(|space| space.results.iter().any(|result| result.attempts > 0))
-            .map(|space| space.space.clone())
-            .collect()
-    }
-
     /// Finds the outcome of operation `index` in `space`.
     pub fn outcome(&self, space: &str, index: usize) -> Option<&Outcome> {
         let space = self.spaces.iter().find(|report| report.space == space)?;
@@ -105,8 +96,9 @@ impl ApplyReport {
 
 /// Runs every operation of `plan` and reports each step to `events`.
 ///
-/// Never fails as a whole: an operation the API refuses is recorded as
-/// [`Outcome::Failed`], and the operations that require it are skipped.
+/// Returns a report rather than an error: an operation the API rejects is
+/// recorded as [`Outcome::Failed`], and the operations that require it are
+/// skipped.
 pub async fn apply(plan: &Plan, context: &ApplyContext<'_>, events: EventSink) -> ApplyReport {
     let started = Instant::now();
     let spaces: Vec<&SpacePlan> = plan

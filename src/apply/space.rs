@@ -11,7 +11,7 @@ use super::{ApplyContext, OperationResult, SpaceReport};
 use crate::chat::ChatError;
 use crate::plan::{Action, MemberRef, Operation, Reason, SpacePlan};
 
-/// Which limiter a request waits for.
+/// The limiter a request waits for.
 #[derive(Clone, Copy)]
 enum Access {
     Read,

@@ -9,8 +9,8 @@ use crate::policy::Policy;
 pub struct Verification {
     /// Spaces observed again.
     pub spaces: Vec<String>,
-    /// What is still to do in those spaces. Blocked changes are expected
-    /// here; operations are not.
+    /// The plan of those spaces after the apply. It may list blocked
+    /// changes; any operation in it means the apply did not reach the policy.
     pub remaining: Plan,
 }
 

@@ -31,10 +31,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the changes the policy asks for, without making them.
+    /// Show the changes the policy requires, without making them.
     #[command(after_help = Exit::help_table())]
     Plan(PlanArgs),
-    /// Make the changes the policy asks for, then check the result.
+    /// Make the changes the policy requires, then verify the result.
     #[command(after_help = Exit::help_table())]
     Apply(ApplyArgs),
     /// Serve a local Chat API emulator from a state file, until Ctrl-C.

@@ -24,7 +24,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A usage error, an invalid policy or state file: exit 2.
+    /// Builds a failure for a usage error or an invalid policy or state file
+    /// (exit 2).
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Usage,
@@ -32,7 +33,8 @@ impl Failure {
         }
     }
 
-    /// Credentials, network, API or verification: exit 1.
+    /// Builds a failure for credentials, network, API or verification
+    /// (exit 1).
     pub fn failed(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Failure,

@@ -1,5 +1,5 @@
-//! What `plan` and `apply` share: the policy, the client and its limits, and
-//! the optional in-process emulator.
+//! The setup `plan` and `apply` share: the policy, the client and its
+//! limits, and the optional in-process emulator.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;

@@ -6,13 +6,14 @@
 //! Plan document:
 //! - `spaces`: every space in the plan: `space`, `display_name` (or null),
 //!   `operations` and `blocked` (counts), `warnings` (strings).
-//! - `operations`: in plan order per space: `space`, `index`, `kind` (`add`,
+//! - `operations`, in plan order per space: `space`, `index`, `kind` (`add`,
 //!   `set_role`, `remove`), `member` (email or resource name),
-//!   `member_resource`, `membership` (null for an add, and for a role change
-//!   of a membership an earlier add creates), `role` (add, remove) or
-//!   `from`/`to` (set_role), `reason` (`missing_member`, `not_in_policy`,
-//!   `offboarded`, `role_differs`, `successor`), `reason_text`, `requires`
-//!   (indexes), and for successors `replaces` and `successor_rule`.
+//!   `member_resource`, `membership`, `role` (add, remove) or `from`/`to`
+//!   (set_role), `reason`, `reason_text` and `requires` (indexes).
+//!   `membership` is null for an add, and for a role change of a membership
+//!   that an earlier add creates. `reason` is one of `missing_member`,
+//!   `not_in_policy`, `offboarded`, `role_differs`, `successor`; successors
+//!   also carry `replaces` and `successor_rule`.
 //! - `blocked`: `space`, `kind`, `member`, the role fields as above,
 //!   `block` (`no_successor`, `protected`), `block_text`, `reason`,
 //!   `reason_text`.

@@ -12,7 +12,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::apply::{Event, Summary};
 
-/// How progress is shown.
+/// The progress display on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressMode {
     /// An indicatif bar, redrawn in place.

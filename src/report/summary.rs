@@ -32,8 +32,8 @@ pub fn render_summary(
         let _ = writeln!(text, "  {label:<14} {value}");
     }
 
-    for (heading, wanted) in [("Failed:", "failed"), ("Skipped:", "skipped")] {
-        let lines = outcome_lines(plan, report, wanted);
+    for (heading, kind) in [("Failed:", "failed"), ("Skipped:", "skipped")] {
+        let lines = outcome_lines(plan, report, kind);
         if !lines.is_empty() {
             let _ = writeln!(text, "{heading}");
             for line in lines {
@@ -60,9 +60,9 @@ fn verification_text(verification: Option<&Verification>) -> String {
     }
 }
 
-/// Lists the operations whose outcome kind is `wanted`, with the error or
-/// the skip reason.
-fn outcome_lines(plan: &Plan, report: &ApplyReport, wanted: &str) -> Vec<String> {
+/// Lists the operations whose outcome is of `kind`, with the error or the
+/// skip reason.
+fn outcome_lines(plan: &Plan, report: &ApplyReport, kind: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for space in &report.spaces {
         let operations = plan
@@ -72,10 +72,10 @@ fn outcome_lines(plan: &Plan, report: &ApplyReport, wanted: &str) -> Vec<String>
             .map(|candidate| candidate.operations.as_slice())
             .unwrap_or_default();
         for result in &space.results {
-            if result.outcome.kind() != wanted {
+            if result.outcome.kind() != kind {
                 continue;
             }
-            let what = operations
+            let operation_text = operations
                 .iter()
                 .find(|operation| operation.index == result.index)
                 .map(|operation| {
@@ -91,7 +91,7 @@ fn outcome_lines(plan: &Plan, report: &ApplyReport, wanted: &str) -> Vec<String>
                 Outcome::Skipped { reason } => reason.as_str(),
                 Outcome::Applied | Outcome::AlreadyDone => "",
             };
-            lines.push(format!("{} {what}: {detail}", space.space));
+            lines.push(format!("{} {operation_text}: {detail}", space.space));
         }
     }
     lines
