@@ -108,13 +108,16 @@ async fn apply_with(
     };
     let sink = event_sink(&plan, format, progress, multi, Arc::clone(&output));
     let report = apply::apply(&plan, &context, sink).await;
-    signals.abort();
 
+    // The handler stays until verification ends: once tokio handles SIGINT,
+    // the default action (end the process) does not come back.
     let verification = if args.no_verify {
-        None
+        Ok(None)
     } else {
-        Some(verify(session, policy, &plan).await?)
+        verify(session, policy, &plan).await.map(Some)
     };
+    signals.abort();
+    let verification = verification?;
     match format {
         Format::Table => {
             let summary = render_summary(&plan, &report, verification.as_ref());
