@@ -3,7 +3,9 @@
 
 pub mod apply;
 pub mod chat;
+pub mod cli;
 pub mod emulator;
+pub mod exit;
 pub mod limits;
 pub mod observe;
 pub mod plan;

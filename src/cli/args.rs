@@ -1,0 +1,189 @@
+//! The command-line arguments, as clap reads them. Syntax only: values are
+//! checked here, files are read later.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+use crate::exit::Exit;
+
+/// Keep Google Chat space memberships in line with a YAML policy.
+///
+/// `plan` is a dry run: it observes the spaces the policy names and prints
+/// what would change. `apply` makes the changes.
+#[derive(Debug, Parser)]
+#[command(name = "chat-reconcile", version, after_help = Exit::help_table())]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print more log lines on stderr: -v info, -vv debug, -vvv trace.
+    /// RUST_LOG, if set, takes precedence.
+    #[arg(short, long, action = ArgAction::Count, global = true, help_heading = "Logging")]
+    pub verbose: u8,
+
+    /// Print only errors on stderr, and no progress.
+    #[arg(short, long, global = true, help_heading = "Logging")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the changes the policy requires, without making them.
+    #[command(after_help = Exit::help_table())]
+    Plan(PlanArgs),
+    /// Make the changes the policy requires, then verify the result.
+    #[command(after_help = Exit::help_table())]
+    Apply(ApplyArgs),
+    /// Serve a local Chat API emulator from a state file, until Ctrl-C.
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Exit with 3 when changes are pending, instead of 0.
+    #[arg(long, help_heading = "Output")]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Apply without asking for confirmation. Required when stdin is not a
+    /// terminal.
+    #[arg(short, long, help_heading = "Apply")]
+    pub yes: bool,
+
+    /// Skip observing the changed spaces again after the apply.
+    #[arg(long, help_heading = "Apply")]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// The emulator's YAML state file: tokens, users, groups, spaces.
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8085")]
+    pub listen: SocketAddr,
+}
+
+/// Arguments shared by `plan` and `apply`.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// The YAML policy file.
+    #[arg(long, value_name = "FILE", env = "CHAT_RECONCILE_POLICY")]
+    pub policy: PathBuf,
+
+    /// Output format on stdout: a table for people, or JSON (one document for
+    /// `plan`, JSON Lines for `apply`).
+    #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// Base URL of the Chat API.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CHAT_RECONCILE_ENDPOINT",
+        default_value = "https://chat.googleapis.com"
+    )]
+    pub endpoint: Url,
+
+    /// File holding an OAuth access token. Without it, the token is read
+    /// from the GOOGLE_OAUTH_ACCESS_TOKEN environment variable.
+    #[arg(long, value_name = "PATH", env = "CHAT_RECONCILE_ACCESS_TOKEN_FILE")]
+    pub access_token_file: Option<PathBuf>,
+
+    /// Run against an in-process emulator loaded from this state file, on
+    /// 127.0.0.1 with a free port, instead of --endpoint. Nothing leaves the
+    /// machine.
+    #[arg(long, value_name = "STATE", conflicts_with = "access_token_file")]
+    pub emulator: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Spaces worked on at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+
+    /// Membership writes (create, delete) per minute for the whole project.
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub writes_per_minute: u32,
+
+    /// Membership reads (get, list) per minute for the whole project.
+    #[arg(long, value_name = "N", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub reads_per_minute: u32,
+
+    /// Writes (create, delete, role change) per second in one space.
+    #[arg(long, value_name = "RATE", default_value_t = 1.0, value_parser = positive_rate)]
+    pub space_writes_per_second: f64,
+
+    /// Reads per second in one space.
+    #[arg(long, value_name = "RATE", default_value_t = 15.0, value_parser = positive_rate)]
+    pub space_reads_per_second: f64,
+
+    /// Attempts per request, the first included. Transient failures (such
+    /// as 429, 503, timeouts) are retried after 1 s, doubling up to 32 s, plus
+    /// up to 1 s of random jitter.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+}
+
+/// Output format of `plan` and `apply` on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+fn positive_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if rate.is_finite() && rate > 0.0 {
+        Ok(rate)
+    } else {
+        Err(format!("`{value}` must be a number above 0"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn positive_rate_rejects_zero() {
+        assert!(positive_rate("0").is_err());
+        assert!(positive_rate("-1").is_err());
+        assert!(positive_rate("inf").is_err());
+        assert_eq!(positive_rate("0.5"), Ok(0.5));
+    }
+}

@@ -1,0 +1,104 @@
+//! The command line: clap definitions and the runners of `plan`, `apply` and
+//! `emulator`. The binary only parses arguments and calls [`run`].
+
+mod args;
+mod commands;
+mod output;
+mod session;
+
+use std::io::IsTerminal;
+
+use indicatif::MultiProgress;
+use tracing_subscriber::EnvFilter;
+
+pub use args::{ApplyArgs, Cli, Command, CommonArgs, EmulatorArgs, Format, PlanArgs};
+
+use crate::exit::Exit;
+use crate::report::{LogWriter, ProgressMode, choose_progress, is_ci, multi_progress};
+
+/// A run that ended early, with the exit it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Builds a failure for a usage error or an invalid policy or state file
+    /// (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit: Exit::Usage,
+            error: error.into(),
+        }
+    }
+
+    /// Builds a failure for credentials, network, API or verification
+    /// (exit 1).
+    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit: Exit::Failure,
+            error: error.into(),
+        }
+    }
+}
+
+/// Runs the command `cli` names and returns its exit. Errors are printed on
+/// stderr with their cause chain.
+pub fn run(cli: Cli) -> Exit {
+    let ci = is_ci(std::env::var("CI").ok().as_deref());
+    let progress = choose_progress(std::io::stderr().is_terminal(), ci, cli.quiet);
+    let multi = multi_progress(progress);
+    init_logging(cli.verbose, cli.quiet, &multi);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return Exit::Failure;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command, progress, &multi));
+    match result {
+        Ok(exit) => exit,
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            failure.exit
+        }
+    }
+}
+
+async fn dispatch(
+    command: Command,
+    progress: ProgressMode,
+    multi: &MultiProgress,
+) -> Result<Exit, Failure> {
+    match command {
+        Command::Plan(args) => commands::plan(&args).await,
+        Command::Apply(args) => commands::apply(&args, progress, multi).await,
+        Command::Emulator(args) => commands::emulator(&args).await,
+    }
+}
+
+/// Sends log lines to stderr, through `multi` so they do not tear a bar.
+/// `RUST_LOG` overrides the level that `-v` and `--quiet` pick.
+fn init_logging(verbose: u8, quiet: bool, multi: &MultiProgress) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,chat_reconcile=info",
+        (false, 2) => "info,chat_reconcile=debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let ansi = std::io::stderr().is_terminal() && !no_color;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(LogWriter::new(multi))
+        .with_ansi(ansi)
+        .try_init();
+}

@@ -1,0 +1,157 @@
+//! The setup `plan` and `apply` share: the policy, the client and its
+//! limits, and the optional in-process emulator.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+
+use super::Failure;
+use super::args::{CommonArgs, ConnectionArgs, LimitArgs};
+use crate::chat::auth::{AccessToken, AuthError, StaticToken, TokenProvider};
+use crate::chat::retry::RetryPolicy;
+use crate::chat::{ChatClient, ChatError, ClientOptions};
+use crate::emulator::{Emulator, EmulatorState};
+use crate::limits::{LimitSettings, RateLimits, SlowDown};
+use crate::observe::ObserveContext;
+use crate::policy::{self, Policy};
+
+/// The environment variable holding an access token.
+pub const TOKEN_VARIABLE: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
+
+/// Reads and resolves the policy. Fails with exit 2; the message names the
+/// file, line and column.
+pub fn load_policy(path: &Path) -> Result<Policy, Failure> {
+    policy::load(path).map_err(Failure::usage)
+}
+
+/// A connected run: the client, its limiters, and the emulator it talks to.
+pub struct Session {
+    pub client: ChatClient,
+    pub limits: RateLimits,
+    pub slow_down: SlowDown,
+    pub retry: RetryPolicy,
+    pub concurrency: usize,
+    emulator: Option<Emulator>,
+}
+
+impl Session {
+    /// Starts the emulator if one is asked for, and builds the client.
+    ///
+    /// Fails with exit 2 on an invalid state file or an endpoint that would
+    /// send the token in clear text, and with exit 1 on missing credentials.
+    pub async fn connect(args: &CommonArgs) -> Result<Self, Failure> {
+        let limits = build_limits(&args.limits)?;
+        let retry = RetryPolicy {
+            max_attempts: args.limits.max_attempts,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(32),
+            max_jitter: Duration::from_secs(1),
+        };
+
+        let (endpoint, tokens, emulator) = match &args.connection.emulator {
+            Some(state_path) => {
+                let (emulator, token) = start_emulator(state_path).await?;
+                let tokens: Arc<dyn TokenProvider> = Arc::new(StaticToken::new(token));
+                (emulator.url(), tokens, Some(emulator))
+            }
+            None => (
+                args.connection.endpoint.clone(),
+                real_token(&args.connection)?,
+                None,
+            ),
+        };
+
+        let client = match ChatClient::new(&endpoint, tokens, ClientOptions::default()) {
+            Ok(client) => client,
+            Err(error) => {
+                if let Some(emulator) = emulator {
+                    emulator.shutdown().await;
+                }
+                return Err(match error {
+                    ChatError::InsecureEndpoint { .. } => Failure::usage(error),
+                    other => Failure::failed(other),
+                });
+            }
+        };
+
+        Ok(Self {
+            client,
+            limits,
+            slow_down: SlowDown::new(),
+            retry,
+            concurrency: args.limits.concurrency as usize,
+            emulator,
+        })
+    }
+
+    pub fn observe_context(&self) -> ObserveContext<'_> {
+        ObserveContext {
+            client: &self.client,
+            limits: &self.limits,
+            slow_down: &self.slow_down,
+            retry: &self.retry,
+            concurrency: self.concurrency,
+        }
+    }
+
+    /// Stops the emulator, if any, after printing how many requests it
+    /// rejected to protect a space's only owner.
+    pub async fn close(self) {
+        if let Some(emulator) = self.emulator {
+            let refusals = emulator.counters().only_owner_refusals;
+            eprintln!(
+                "emulator: {refusals} requests rejected because they would remove or demote a space's only owner"
+            );
+            emulator.shutdown().await;
+        }
+    }
+}
+
+// NOTE: `RateLimits::new` may become fallible (invalid settings); then map
+// its error to `Failure::usage` here.
+fn build_limits(args: &LimitArgs) -> Result<RateLimits, Failure> {
+    let settings = LimitSettings {
+        writes_per_minute: args.writes_per_minute,
+        reads_per_minute: args.reads_per_minute,
+        space_writes_per_second: args.space_writes_per_second,
+        space_reads_per_second: args.space_reads_per_second,
+    };
+    Ok(RateLimits::new(&settings))
+}
+
+/// Starts the emulator on a free loopback port and returns it with the
+/// first token its state file lists.
+async fn start_emulator(state_path: &Path) -> Result<(Emulator, AccessToken), Failure> {
+    let state = EmulatorState::load(state_path)
+        .with_context(|| format!("invalid emulator state file {}", state_path.display()))
+        .map_err(Failure::usage)?;
+    let Some(token) = state.tokens().first().cloned() else {
+        return Err(Failure::usage(anyhow!(
+            "the emulator state file {} lists no tokens; add one under `tokens:`",
+            state_path.display()
+        )));
+    };
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let emulator = Emulator::start(state, address)
+        .await
+        .context("could not start the emulator on 127.0.0.1")
+        .map_err(Failure::failed)?;
+    Ok((emulator, AccessToken::new(token)))
+}
+
+/// Reads the token from `--access-token-file`, else from the environment.
+fn real_token(args: &ConnectionArgs) -> Result<Arc<dyn TokenProvider>, Failure> {
+    if let Some(path) = &args.access_token_file {
+        let token = StaticToken::from_file(path).map_err(Failure::failed)?;
+        return Ok(Arc::new(token));
+    }
+    match std::env::var(TOKEN_VARIABLE) {
+        Ok(value) if !value.trim().is_empty() => Ok(Arc::new(StaticToken::new(AccessToken::new(
+            value.trim().to_string(),
+        )))),
+        _ => Err(Failure::failed(AuthError::Missing)),
+    }
+}
