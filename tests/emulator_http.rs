@@ -125,6 +125,14 @@ async fn standard_parameters() {
 
     let reply = fixture.get("v1/spaces/AAAAeng", &[("alt", "proto")]).await;
     reply.assert_error(400, "INVALID_ARGUMENT", "alt=json");
+
+    let reply = fixture
+        .get(
+            "v1/spaces/AAAAeng/members/1001",
+            &[("useAdminAccess", "maybe")],
+        )
+        .await;
+    reply.assert_error(400, "INVALID_ARGUMENT", "`useAdminAccess`");
 }
 
 #[tokio::test]

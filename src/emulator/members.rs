@@ -17,7 +17,7 @@ use super::state::{
 use super::time::now_rfc3339;
 use super::wire::membership_json;
 
-/// Every field of the Membership resource, the ones a request may send.
+/// The fields of the Membership resource, the only keys a request body may contain.
 const MEMBERSHIP_FIELDS: [&str; 8] = [
     "name",
     "state",
@@ -29,7 +29,7 @@ const MEMBERSHIP_FIELDS: [&str; 8] = [
     "affiliation",
 ];
 
-/// Every field of the User resource.
+/// The fields of the User resource, the only keys `member` may contain.
 const USER_FIELDS: [&str; 7] = [
     "name",
     "displayName",
@@ -226,12 +226,13 @@ pub(crate) fn get(
 /// `auto_accept` is false gets an INVITED membership.
 pub(crate) fn create(state: &mut EmulatorState, space_segment: &str, body: &[u8]) -> ApiResult {
     let space_id = space_id(space_segment)?;
+    find(state, &space_id)?;
     let request = json_object(body)?;
     reject_unknown_fields(&request, &MEMBERSHIP_FIELDS, "Membership")?;
 
-    // The discovery document says `role` is input only in UpdateMembership,
-    // so a create that asks for another role would silently get ROLE_MEMBER
-    // from Google; the emulator rejects it instead.
+    // The discovery document states that `role` is input only in
+    // UpdateMembership, so Google would silently ignore another role in a
+    // create request. The emulator rejects it instead.
     match request.get("role") {
         None | Some(Value::Null) => {}
         Some(Value::String(role))

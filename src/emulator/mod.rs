@@ -46,7 +46,7 @@ impl EmulatorState {
 
     /// Parses YAML state text. Unknown keys, duplicate keys, YAML 1.1
     /// booleans, unknown enum values, references to unknown users or groups,
-    /// and duplicate ids, emails, spaces or memberships are errors; each
+    /// and duplicate ids, emails, spaces or memberships are errors. Each
     /// error names its line and the space or user concerned.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         Self::parse_text(text)

@@ -14,7 +14,7 @@ use super::error::ApiError;
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
 
-/// Where a page starts and how many items it may hold.
+/// The start and maximum size of a requested page.
 #[derive(Debug)]
 pub struct PageRequest {
     pub size: usize,

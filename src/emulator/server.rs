@@ -96,7 +96,7 @@ impl ApiCall {
 const ACCEPTED_STANDARD_PARAMETERS: [&str; 4] = ["$.xgafv", "alt", "prettyPrint", "quotaUser"];
 
 /// Standard parameters the emulator rejects, because ignoring them would
-/// change the meaning of a request: `fields` asks for a partial response,
+/// change the meaning of a request: `fields` requests a partial response,
 /// `access_token`/`oauth_token`/`key` carry credentials outside the
 /// Authorization header, and the rest serve JSONP and uploads.
 const REJECTED_STANDARD_PARAMETERS: [&str; 7] = [
@@ -173,7 +173,9 @@ impl Query {
                 "invalid `$.xgafv`: expected 1 or 2",
             ));
         }
-        self.flag("prettyPrint")?;
+        for name in ["prettyPrint", "showGroups", "showInvited", "useAdminAccess"] {
+            self.flag(name)?;
+        }
         Ok(())
     }
 }
@@ -198,6 +200,11 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
+            shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .counters
+                .requests += 1;
             let error = ApiError::invalid_argument(format!(
                 "request body is larger than {MAX_BODY_BYTES} bytes"
             ));

@@ -1,6 +1,6 @@
 //! A plain copy of the spaces and memberships, for test assertions and the
 //! `/emulator/v1/state` inspection route. Emails are always included here,
-//! whatever `show_emails` says, because this view is for the operator.
+//! whatever the value of `show_emails`, because this view is for the operator.
 
 use serde::Serialize;
 

@@ -4,8 +4,8 @@
 //! Reading is two steps. serde-saphyr reads the text into the `*File`
 //! structs, rejecting unknown keys, duplicate keys and YAML 1.1 booleans
 //! such as `no`. [`EmulatorState::from_file`] then checks references and
-//! uniqueness and builds the maps the handlers use; every problem it finds
-//! is reported, each with its line and the space or user it concerns.
+//! uniqueness and builds the maps the handlers use. It reports every problem
+//! it finds, each with its line and the space or user it concerns.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -194,7 +194,7 @@ pub(crate) struct User {
     pub auto_accept: bool,
 }
 
-/// Who a membership belongs to: the id after `users/` or `groups/`.
+/// The member of a membership: the id after `users/` or `groups/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Member {
     User(String),
@@ -252,7 +252,7 @@ impl EmulatorState {
         Self::from_file(file)
     }
 
-    /// The bearer tokens the emulator accepts, in file order.
+    /// Returns the bearer tokens the emulator accepts, in file order.
     pub fn tokens(&self) -> &[String] {
         &self.tokens
     }

@@ -2,7 +2,7 @@
 //! `serde_json` from the in-memory state. Field names and enum values follow
 //! the discovery document (camelCase fields, upper-case enum values).
 //!
-//! The client has its own model types; this module deliberately does not
+//! The client has its own model types. This module deliberately does not
 //! reuse them, so that a mistake in one is not mirrored in the other.
 
 use serde_json::{Map, Value, json};
