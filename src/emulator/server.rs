@@ -1,0 +1,410 @@
+//! The HTTP side: one axum fallback handler receives every request, so that
+//! routing, authentication, parameter checks, counting and the request log
+//! all happen in one place ([`handle`]). Later checks such as quotas, caller
+//! scopes or injected faults belong in [`dispatch`], between authentication
+//! and the method handler.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult, Status};
+use super::state::EmulatorState;
+use super::{Counters, RequestRecord, members, snapshot, spaces};
+
+/// Request bodies larger than this are rejected; a Membership is far smaller.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How many requests the in-memory log keeps; older ones are dropped first.
+pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+
+/// Everything the server mutates, behind one lock. Handlers never await
+/// while holding it, so a plain mutex is enough.
+pub(crate) struct Inner {
+    pub state: EmulatorState,
+    pub counters: Counters,
+    pub requests: VecDeque<RequestRecord>,
+}
+
+pub(crate) type Shared = Arc<Mutex<Inner>>;
+
+/// A Chat API method, with its path parameters still undecoded.
+#[derive(Debug)]
+pub(crate) enum ApiCall {
+    SpacesList,
+    SpacesGet { space: String },
+    SpacesSearch,
+    MembersList { space: String },
+    MembersGet { space: String, member: String },
+    MembersCreate { space: String },
+    MembersPatch { space: String, member: String },
+    MembersDelete { space: String, member: String },
+}
+
+impl ApiCall {
+    /// The method's name in the discovery document, used in counters.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            ApiCall::SpacesList => "spaces.list",
+            ApiCall::SpacesGet { .. } => "spaces.get",
+            ApiCall::SpacesSearch => "spaces.search",
+            ApiCall::MembersList { .. } => "spaces.members.list",
+            ApiCall::MembersGet { .. } => "spaces.members.get",
+            ApiCall::MembersCreate { .. } => "spaces.members.create",
+            ApiCall::MembersPatch { .. } => "spaces.members.patch",
+            ApiCall::MembersDelete { .. } => "spaces.members.delete",
+        }
+    }
+
+    /// The query parameters the discovery document lists for the method,
+    /// path parameters excluded.
+    fn parameters(&self) -> &'static [&'static str] {
+        match self {
+            ApiCall::SpacesList => &["filter", "pageSize", "pageToken"],
+            ApiCall::SpacesGet { .. } => &["useAdminAccess"],
+            ApiCall::SpacesSearch => &[
+                "orderBy",
+                "pageSize",
+                "pageToken",
+                "query",
+                "useAdminAccess",
+            ],
+            ApiCall::MembersList { .. } => &[
+                "filter",
+                "pageSize",
+                "pageToken",
+                "showGroups",
+                "showInvited",
+                "useAdminAccess",
+            ],
+            ApiCall::MembersGet { .. }
+            | ApiCall::MembersCreate { .. }
+            | ApiCall::MembersDelete { .. } => &["useAdminAccess"],
+            ApiCall::MembersPatch { .. } => &["updateMask", "useAdminAccess"],
+        }
+    }
+}
+
+/// Standard parameters that every Google API accepts and the emulator
+/// accepts too. `alt` must be `json` and `$.xgafv` 1 or 2, while
+/// `prettyPrint` and `quotaUser` are checked and otherwise ignored.
+const ACCEPTED_STANDARD_PARAMETERS: [&str; 4] = ["$.xgafv", "alt", "prettyPrint", "quotaUser"];
+
+/// Standard parameters the emulator rejects, because ignoring them would
+/// change the meaning of a request: `fields` requests a partial response,
+/// `access_token`/`oauth_token`/`key` carry credentials outside the
+/// Authorization header, and the rest serve JSONP and uploads.
+const REJECTED_STANDARD_PARAMETERS: [&str; 7] = [
+    "fields",
+    "key",
+    "access_token",
+    "oauth_token",
+    "callback",
+    "uploadType",
+    "upload_protocol",
+];
+
+/// The decoded query string; each parameter may appear once.
+pub(crate) struct Query(BTreeMap<String, String>);
+
+impl Query {
+    fn parse(raw: &str) -> Result<Query, ApiError> {
+        let mut parameters = BTreeMap::new();
+        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            if parameters
+                .insert(name.to_string(), value.to_string())
+                .is_some()
+            {
+                return Err(ApiError::invalid_argument(format!(
+                    "query parameter `{name}` is given more than once"
+                )));
+            }
+        }
+        Ok(Query(parameters))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// Reads a boolean parameter: absent is false; only `true` and `false`
+    /// are accepted.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::invalid_argument(format!(
+                "invalid value {other:?} for `{name}`: expected true or false"
+            ))),
+        }
+    }
+
+    /// Checks every parameter against the method's list and the standard ones.
+    fn check(&self, call: &ApiCall) -> Result<(), ApiError> {
+        let allowed = call.parameters();
+        for name in self.0.keys() {
+            if allowed.contains(&name.as_str())
+                || ACCEPTED_STANDARD_PARAMETERS.contains(&name.as_str())
+            {
+                continue;
+            }
+            if REJECTED_STANDARD_PARAMETERS.contains(&name.as_str()) {
+                return Err(ApiError::invalid_argument(format!(
+                    "standard parameter `{name}` is not supported by the emulator"
+                )));
+            }
+            return Err(ApiError::invalid_argument(format!(
+                "unknown query parameter `{name}` for {}; accepted: {}",
+                call.method_name(),
+                allowed.join(", ")
+            )));
+        }
+
+        if self.get("alt").is_some_and(|alt| alt != "json") {
+            return Err(ApiError::invalid_argument("only alt=json is supported"));
+        }
+        if self.get("$.xgafv").is_some_and(|v| v != "1" && v != "2") {
+            return Err(ApiError::invalid_argument(
+                "invalid `$.xgafv`: expected 1 or 2",
+            ));
+        }
+        for name in ["prettyPrint", "showGroups", "showInvited", "useAdminAccess"] {
+            self.flag(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the axum service around the shared state.
+pub(crate) fn router(shared: Shared) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(shared)
+}
+
+/// Receives every request: inspection routes under `/emulator/v1/`, and the
+/// Chat API under `/v1/`.
+async fn handle(State(shared): State<Shared>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+
+    if path.starts_with("/emulator/") {
+        let result = inspect(&shared, &parts.method, &path, &raw_query);
+        return json_response(result);
+    }
+
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .counters
+                .requests += 1;
+            let error = ApiError::invalid_argument(format!(
+                "request body is larger than {MAX_BODY_BYTES} bytes"
+            ));
+            return record(&shared, &parts.method, &path, &raw_query, None, Err(error));
+        }
+    };
+
+    let call = route(&parts.method, &path);
+    let result = {
+        let mut inner = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        dispatch(&mut inner, call.as_ref(), &parts.headers, &raw_query, &body)
+    };
+    let method_name = call.ok().map(|call| call.method_name());
+    record(
+        &shared,
+        &parts.method,
+        &path,
+        &raw_query,
+        method_name,
+        result,
+    )
+}
+
+/// Runs one API request against the state: authentication, parameter
+/// checks, then the method's handler.
+fn dispatch(
+    inner: &mut Inner,
+    call: Result<&ApiCall, &ApiError>,
+    headers: &HeaderMap,
+    raw_query: &str,
+    body: &[u8],
+) -> ApiResult {
+    inner.counters.requests += 1;
+    let call = call.map_err(Clone::clone)?;
+    *inner
+        .counters
+        .requests_by_method
+        .entry(call.method_name().to_string())
+        .or_default() += 1;
+
+    authenticate(&inner.state, headers)?;
+    let query = Query::parse(raw_query)?;
+    query.check(call)?;
+
+    let Inner {
+        state, counters, ..
+    } = inner;
+    match call {
+        ApiCall::SpacesList => spaces::list(state, &query),
+        ApiCall::SpacesGet { space } => spaces::get(state, space),
+        ApiCall::SpacesSearch => Err(ApiError::new(
+            Status::Unimplemented,
+            "spaces.search is not implemented by the emulator; use spaces.list",
+        )),
+        ApiCall::MembersList { space } => members::list(state, space, &query),
+        ApiCall::MembersGet { space, member } => members::get(state, space, member),
+        ApiCall::MembersCreate { space } => members::create(state, space, body),
+        ApiCall::MembersPatch { space, member } => {
+            members::patch(state, counters, space, member, &query, body)
+        }
+        ApiCall::MembersDelete { space, member } => members::delete(state, counters, space, member),
+    }
+}
+
+fn authenticate(state: &EmulatorState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthenticated(
+            "missing Authorization header; send `Authorization: Bearer TOKEN` with a token from the emulator's state file",
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token {
+        Some(token) if state.tokens.iter().any(|known| known == token) => Ok(()),
+        Some(_) => Err(ApiError::unauthenticated(
+            "the bearer token is not one of the emulator's `tokens`",
+        )),
+        None => Err(ApiError::unauthenticated(
+            "the Authorization header must have the form `Bearer TOKEN`",
+        )),
+    }
+}
+
+/// Matches a method and path to an API call. Path segments stay encoded
+/// here and are decoded by the handlers that validate them.
+fn route(method: &Method, path: &str) -> Result<ApiCall, ApiError> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let owned = |text: &str| text.to_string();
+    let call = match (method.as_str(), segments.as_slice()) {
+        ("GET", ["v1", "spaces"]) => Some(ApiCall::SpacesList),
+        ("GET", ["v1", "spaces:search"]) => Some(ApiCall::SpacesSearch),
+        ("GET", ["v1", "spaces", space]) => Some(ApiCall::SpacesGet {
+            space: owned(space),
+        }),
+        ("GET", ["v1", "spaces", space, "members"]) => Some(ApiCall::MembersList {
+            space: owned(space),
+        }),
+        ("POST", ["v1", "spaces", space, "members"]) => Some(ApiCall::MembersCreate {
+            space: owned(space),
+        }),
+        (verb, ["v1", "spaces", space, "members", member]) => {
+            let (space, member) = (owned(space), owned(member));
+            match verb {
+                "GET" => Some(ApiCall::MembersGet { space, member }),
+                "PATCH" => Some(ApiCall::MembersPatch { space, member }),
+                "DELETE" => Some(ApiCall::MembersDelete { space, member }),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    call.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no route for {method} {path}; the emulator serves spaces.list, spaces.get and spaces.members \
+             list, get, create, patch and delete under /v1/"
+        ))
+    })
+}
+
+/// Serves the inspection routes, which need no token and are neither
+/// counted nor logged.
+fn inspect(shared: &Shared, method: &Method, path: &str, raw_query: &str) -> ApiResult {
+    let inner = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let known = [
+        "/emulator/v1/counters",
+        "/emulator/v1/state",
+        "/emulator/v1/requests",
+    ];
+    if method != Method::GET || !known.contains(&path) {
+        return Err(ApiError::not_found(format!(
+            "no route for {method} {path}; inspection routes are GET {}",
+            known.join(", ")
+        )));
+    }
+    if let Some((name, _)) = url::form_urlencoded::parse(raw_query.as_bytes()).next() {
+        return Err(ApiError::invalid_argument(format!(
+            "unknown query parameter `{name}`; inspection routes take none"
+        )));
+    }
+    let body = match path {
+        "/emulator/v1/counters" => serde_json::to_value(&inner.counters),
+        "/emulator/v1/state" => serde_json::to_value(snapshot::take(&inner.state)),
+        _ => serde_json::to_value(json!({ "requests": inner.requests })),
+    };
+    Ok(body.expect("inspection values serialize to JSON"))
+}
+
+/// Appends the request to the log and builds its response.
+fn record(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    raw_query: &str,
+    api_method: Option<&'static str>,
+    result: ApiResult,
+) -> Response {
+    let status = match &result {
+        Ok(_) => 200,
+        Err(error) => error.status.http().as_u16(),
+    };
+    if let Err(error) = &result {
+        tracing::debug!(%method, path, status, message = %error.message, "emulator rejected a request");
+    }
+    let entry = RequestRecord {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: raw_query.to_string(),
+        api_method: api_method.map(str::to_string),
+        status,
+    };
+    {
+        let mut inner = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if inner.requests.len() == REQUEST_LOG_CAPACITY {
+            inner.requests.pop_front();
+        }
+        inner.requests.push_back(entry);
+    }
+    json_response(result)
+}
+
+fn json_response(result: ApiResult) -> Response {
+    let (status, body) = match result {
+        Ok(body) => (axum::http::StatusCode::OK, body),
+        Err(error) => (error.status.http(), error.body()),
+    };
+    let text = serde_json::to_string(&body).expect("JSON values serialize");
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        Body::from(text),
+    )
+        .into_response()
+}

@@ -1,0 +1,540 @@
+//! The emulator's state file: its YAML schema, its validation, and the
+//! in-memory directory, spaces and memberships the server mutates.
+//!
+//! Reading is two steps. serde-saphyr reads the text into the `*File`
+//! structs, rejecting unknown keys, duplicate keys and YAML 1.1 booleans
+//! such as `no`. [`EmulatorState::from_file`] then checks references and
+//! uniqueness and builds the maps the handlers use. It reports every problem
+//! it finds, each with its line and the space or user it concerns.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::time::{is_rfc3339, now_rfc3339};
+
+/// A membership role, spelled as in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    #[serde(rename = "MEMBERSHIP_ROLE_UNSPECIFIED")]
+    Unspecified,
+    RoleMember,
+    RoleAssistantManager,
+    RoleManager,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Unspecified => "MEMBERSHIP_ROLE_UNSPECIFIED",
+            Role::RoleMember => "ROLE_MEMBER",
+            Role::RoleAssistantManager => "ROLE_ASSISTANT_MANAGER",
+            Role::RoleManager => "ROLE_MANAGER",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [
+            Role::Unspecified,
+            Role::RoleMember,
+            Role::RoleAssistantManager,
+            Role::RoleManager,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == text)
+    }
+}
+
+/// A membership state, spelled as in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MembershipState {
+    Joined,
+    Invited,
+    NotAMember,
+}
+
+impl MembershipState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MembershipState::Joined => "JOINED",
+            MembershipState::Invited => "INVITED",
+            MembershipState::NotAMember => "NOT_A_MEMBER",
+        }
+    }
+}
+
+/// A space type, spelled as in the API's `spaceType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SpaceType {
+    Space,
+    GroupChat,
+    DirectMessage,
+}
+
+impl SpaceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpaceType::Space => "SPACE",
+            SpaceType::GroupChat => "GROUP_CHAT",
+            SpaceType::DirectMessage => "DIRECT_MESSAGE",
+        }
+    }
+}
+
+/// A user's type: a person or a Chat app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserType {
+    #[default]
+    Human,
+    Bot,
+}
+
+impl UserType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserType::Human => "HUMAN",
+            UserType::Bot => "BOT",
+        }
+    }
+}
+
+/// A membership's affiliation with the space's organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Affiliation {
+    #[default]
+    Internal,
+    External,
+    ManagedExternal,
+}
+
+impl Affiliation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Affiliation::Internal => "INTERNAL",
+            Affiliation::External => "EXTERNAL",
+            Affiliation::ManagedExternal => "MANAGED_EXTERNAL",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    tokens: Vec<Spanned<String>>,
+    #[serde(default = "default_true")]
+    show_emails: bool,
+    #[serde(default)]
+    users: Vec<UserFile>,
+    #[serde(default)]
+    groups: Vec<GroupFile>,
+    #[serde(default)]
+    spaces: Vec<SpaceFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    id: Spanned<String>,
+    email: Spanned<String>,
+    display_name: Option<String>,
+    #[serde(default, rename = "type")]
+    user_type: UserType,
+    #[serde(default)]
+    affiliation: Affiliation,
+    #[serde(default = "default_true")]
+    auto_accept: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupFile {
+    id: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpaceFile {
+    name: Spanned<String>,
+    display_name: Option<String>,
+    #[serde(rename = "type")]
+    space_type: SpaceType,
+    create_time: Option<Spanned<String>>,
+    #[serde(default)]
+    memberships: Vec<MembershipFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembershipFile {
+    user: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    role: Option<Spanned<Role>>,
+    state: Option<Spanned<MembershipState>>,
+    create_time: Option<Spanned<String>>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A person or app in the emulated organisation's directory.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub user_type: UserType,
+    pub affiliation: Affiliation,
+    pub auto_accept: bool,
+}
+
+/// The member of a membership: the id after `users/` or `groups/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Member {
+    User(String),
+    Group(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Membership {
+    pub member: Member,
+    pub role: Role,
+    pub state: MembershipState,
+    pub create_time: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Space {
+    pub display_name: Option<String>,
+    pub space_type: SpaceType,
+    pub create_time: String,
+    /// Keyed by the `{member}` part of the membership name, which is also the
+    /// listing order.
+    pub memberships: BTreeMap<String, Membership>,
+}
+
+impl Space {
+    /// Counts the joined owners (`ROLE_MANAGER`).
+    pub fn owner_count(&self) -> usize {
+        self.memberships
+            .values()
+            .filter(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined)
+            .count()
+    }
+}
+
+/// The emulator's state file, parsed and validated: the bearer tokens it
+/// accepts, the organisation's directory, and the spaces with their
+/// memberships.
+#[derive(Debug, Clone)]
+pub struct EmulatorState {
+    pub(crate) tokens: Vec<String>,
+    pub(crate) show_emails: bool,
+    pub(crate) users: BTreeMap<String, User>,
+    /// Lower-cased email to user id.
+    pub(crate) user_ids_by_email: HashMap<String, String>,
+    pub(crate) groups: BTreeSet<String>,
+    /// Keyed by the `{space}` part of `spaces/{space}`.
+    pub(crate) spaces: BTreeMap<String, Space>,
+}
+
+impl EmulatorState {
+    /// Parses YAML state text; see the module documentation for the checks.
+    pub(crate) fn parse_text(text: &str) -> anyhow::Result<Self> {
+        let options = serde_saphyr::options!(strict_booleans: true);
+        let file: StateFile = serde_saphyr::from_str_with_options(text, options)?;
+        Self::from_file(file)
+    }
+
+    /// Returns the bearer tokens the emulator accepts, in file order.
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// Finds a user by email, ignoring case.
+    pub(crate) fn user_by_email(&self, email: &str) -> Option<&User> {
+        let id = self.user_ids_by_email.get(&email.to_lowercase())?;
+        self.users.get(id)
+    }
+
+    fn from_file(file: StateFile) -> anyhow::Result<Self> {
+        let mut problems = Problems::default();
+        let loaded_at = now_rfc3339();
+
+        let mut tokens = Vec::new();
+        for token in &file.tokens {
+            if token.value.is_empty() || token.value.chars().any(char::is_whitespace) {
+                problems.add(token, "a token must be non-empty and contain no whitespace");
+            } else {
+                tokens.push(token.value.clone());
+            }
+        }
+        if file.tokens.is_empty() {
+            problems.plain("`tokens` is empty; list at least one bearer token");
+        }
+
+        let mut users = BTreeMap::new();
+        let mut user_ids_by_email = HashMap::new();
+        for user in file.users {
+            let id = user.id.value.clone();
+            if !is_numeric_id(&id) {
+                problems.add(&user.id, format!("user id {id:?} must be digits only"));
+            }
+            if !is_email(&user.email.value) {
+                problems.add(&user.email, format!("invalid email {:?}", user.email.value));
+            }
+            let email_key = user.email.value.to_lowercase();
+            if user_ids_by_email.insert(email_key, id.clone()).is_some() {
+                let message = format!("duplicate user email {:?}", user.email.value);
+                problems.add(&user.email, message);
+            }
+            let record = User {
+                id: id.clone(),
+                display_name: user
+                    .display_name
+                    .unwrap_or_else(|| user.email.value.clone()),
+                email: user.email.value,
+                user_type: user.user_type,
+                affiliation: user.affiliation,
+                auto_accept: user.auto_accept,
+            };
+            if users.insert(id.clone(), record).is_some() {
+                problems.add(&user.id, format!("duplicate user id {id:?}"));
+            }
+        }
+
+        let mut groups = BTreeSet::new();
+        for group in &file.groups {
+            let id = &group.id.value;
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                problems.add(
+                    &group.id,
+                    format!("group id {id:?} must be letters and digits"),
+                );
+            } else if users.contains_key(id) {
+                let message =
+                    format!("group id {id:?} is also a user id; member ids must be unique");
+                problems.add(&group.id, message);
+            }
+            if !groups.insert(id.clone()) {
+                problems.add(&group.id, format!("duplicate group id {id:?}"));
+            }
+        }
+
+        let mut state = EmulatorState {
+            tokens,
+            show_emails: file.show_emails,
+            users,
+            user_ids_by_email,
+            groups,
+            spaces: BTreeMap::new(),
+        };
+        for space in file.spaces {
+            state.add_space(space, &loaded_at, &mut problems);
+        }
+
+        problems.into_result()?;
+        Ok(state)
+    }
+
+    fn add_space(&mut self, space: SpaceFile, loaded_at: &str, problems: &mut Problems) {
+        let name = &space.name.value;
+        let Some(id) = name.strip_prefix("spaces/").filter(|id| is_space_id(id)) else {
+            let message = format!("space name {name:?} must look like spaces/AAAAxyz");
+            problems.add(&space.name, message);
+            return;
+        };
+        if self.spaces.contains_key(id) {
+            problems.add(&space.name, format!("duplicate space {name}"));
+            return;
+        }
+
+        let mut memberships = BTreeMap::new();
+        for membership in space.memberships {
+            let context = SpaceContext {
+                name,
+                space_type: space.space_type,
+            };
+            if let Some((key, record)) =
+                self.check_membership(membership, &context, loaded_at, problems)
+            {
+                if memberships.contains_key(&key) {
+                    problems.plain(format!("{name}: member {key:?} is listed twice"));
+                }
+                memberships.insert(key, record);
+            }
+        }
+
+        let space_record = Space {
+            display_name: space.display_name,
+            space_type: space.space_type,
+            create_time: checked_time(space.create_time.as_ref(), loaded_at, problems),
+            memberships,
+        };
+        self.spaces.insert(id.to_string(), space_record);
+    }
+
+    /// Validates one membership of a space and returns its key and record,
+    /// or `None` (with the problem recorded) when it cannot be built.
+    fn check_membership(
+        &self,
+        membership: MembershipFile,
+        space: &SpaceContext<'_>,
+        loaded_at: &str,
+        problems: &mut Problems,
+    ) -> Option<(String, Membership)> {
+        let name = space.name;
+        let role = membership.role.as_ref().map(|role| role.value);
+        let state = membership.state.as_ref().map(|state| state.value);
+        let create_time = checked_time(membership.create_time.as_ref(), loaded_at, problems);
+
+        match (membership.user, membership.group) {
+            (Some(user), None) => {
+                let id = user.value.clone();
+                if !self.users.contains_key(&id) {
+                    let message = format!("{name}: user {id:?} is not listed under `users`");
+                    problems.add(&user, message);
+                    return None;
+                }
+                let role = role.unwrap_or(Role::RoleMember);
+                let state = state.unwrap_or(MembershipState::Joined);
+                if role == Role::Unspecified {
+                    let message = format!("{name}: user {id:?} needs a role such as ROLE_MEMBER");
+                    problems.add(&user, message);
+                }
+                if space.space_type != SpaceType::Space && role != Role::RoleMember {
+                    let message = format!(
+                        "{name}: role {} is not possible in a {}; only SPACE has owners and managers",
+                        role.as_str(),
+                        space.space_type.as_str()
+                    );
+                    problems.add(&user, message);
+                }
+                if state == MembershipState::NotAMember {
+                    let message = format!(
+                        "{name}: user {id:?} has state NOT_A_MEMBER; remove the entry instead"
+                    );
+                    problems.add(&user, message);
+                }
+                if state == MembershipState::Invited && role != Role::RoleMember {
+                    let message = format!("{name}: invited user {id:?} must have role ROLE_MEMBER");
+                    problems.add(&user, message);
+                }
+                let record = Membership {
+                    member: Member::User(id.clone()),
+                    role,
+                    state,
+                    create_time,
+                };
+                Some((id, record))
+            }
+            (None, Some(group)) => {
+                let id = group.value.clone();
+                if !self.groups.contains(&id) {
+                    let message = format!("{name}: group {id:?} is not listed under `groups`");
+                    problems.add(&group, message);
+                    return None;
+                }
+                if role.is_some_and(|role| role != Role::Unspecified) {
+                    let message = format!("{name}: group {id:?} cannot have a role; remove `role`");
+                    problems.add(&group, message);
+                }
+                if state.is_some_and(|state| state != MembershipState::Joined) {
+                    let message = format!("{name}: group {id:?} can only be JOINED");
+                    problems.add(&group, message);
+                }
+                if space.space_type != SpaceType::Space {
+                    let message = format!("{name}: groups can only be members of a SPACE");
+                    problems.add(&group, message);
+                }
+                let record = Membership {
+                    member: Member::Group(id.clone()),
+                    role: Role::Unspecified,
+                    state: MembershipState::Joined,
+                    create_time,
+                };
+                Some((id, record))
+            }
+            _ => {
+                problems.plain(format!(
+                    "{name}: each membership needs exactly one of `user` or `group`"
+                ));
+                None
+            }
+        }
+    }
+}
+
+struct SpaceContext<'a> {
+    name: &'a str,
+    space_type: SpaceType,
+}
+
+/// Returns the timestamp from the file, or `default` when it is absent.
+fn checked_time(time: Option<&Spanned<String>>, default: &str, problems: &mut Problems) -> String {
+    match time {
+        None => default.to_string(),
+        Some(time) => {
+            if !is_rfc3339(&time.value) {
+                let message = format!(
+                    "invalid timestamp {:?}; use RFC 3339 such as 2021-01-04T09:00:00Z",
+                    time.value
+                );
+                problems.add(time, message);
+            }
+            time.value.clone()
+        }
+    }
+}
+
+/// Validation problems, collected so that one run reports them all.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add<T>(&mut self, at: &Spanned<T>, message: impl AsRef<str>) {
+        let line = at.referenced.line();
+        self.0.push(format!("line {line}: {}", message.as_ref()));
+    }
+
+    fn plain(&mut self, message: impl Into<String>) {
+        self.0.push(message.into());
+    }
+
+    fn into_result(self) -> anyhow::Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!("{}", self.0.join("\n"))
+    }
+}
+
+pub(crate) fn is_numeric_id(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn is_space_id(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+pub(crate) fn is_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !text.contains(char::is_whitespace)
+                && !text.contains('/')
+        }
+        None => false,
+    }
+}
