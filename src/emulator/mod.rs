@@ -51,17 +51,6 @@ impl EmulatorState {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         Self::parse_text(text)
     }
-
-    /// Returns the bearer tokens the emulator accepts, in file order.
-    pub fn tokens(&self) -> &[String] {
-        todo!()
-    }
-}
-
-/// Serves the state file at `state_path` on `listen` until Ctrl-C, for
-/// `chat-reconcile emulator`.
-pub async fn run_standalone(_state_path: &Path, _listen: SocketAddr) -> anyhow::Result<()> {
-    todo!()
 }
 
 /// Counters a test or the CLI reads after a run.
