@@ -35,7 +35,9 @@ pub enum ChatError {
         message: String,
     },
     /// The endpoint would send the token in clear text.
-    #[error("refusing to send a bearer token over plain http to {endpoint}; use https, or a loopback address for a local emulator")]
+    #[error(
+        "refusing to send a bearer token over plain http to {endpoint}; use https, or a loopback address for a local emulator"
+    )]
     InsecureEndpoint { endpoint: String },
     /// The token provider failed.
     #[error("could not get an access token")]

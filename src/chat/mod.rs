@@ -90,7 +90,11 @@ impl ChatClient {
 
     /// `spaces.members.create` in `spaces/{id}` for `member` (`users/{id}`,
     /// `users/{email}` or `groups/{id}`).
-    pub async fn create_member(&self, _space: &str, _member: &str) -> Result<Membership, ChatError> {
+    pub async fn create_member(
+        &self,
+        _space: &str,
+        _member: &str,
+    ) -> Result<Membership, ChatError> {
         todo!()
     }
 

@@ -1,0 +1,157 @@
+//! The policy file's syntax: plain structs that mirror the YAML keys.
+//!
+//! Reading into these structs checks only the shape of the document (keys,
+//! types, duplicate keys). Values that need validation are kept as
+//! [`Spanned`] so that [`super::resolve`] can point at them.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+/// The document root. Any YAML value is accepted here, so that a file
+/// holding a list or a scalar is reported with its position and in words an
+/// operator understands.
+#[derive(Debug)]
+pub(crate) enum Root {
+    Policy(RawPolicy),
+    /// Names what the document holds instead of a mapping.
+    NotMapping(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Root {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RootVisitor)
+    }
+}
+
+struct RootVisitor;
+
+impl<'de> Visitor<'de> for RootVisitor {
+    type Value = Root;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a mapping with `version` and `spaces`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Root, A::Error> {
+        let policy = RawPolicy::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Root::Policy(policy))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Root, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Root::NotMapping("a list"))
+    }
+
+    fn visit_str<E: de::Error>(self, _value: &str) -> Result<Root, E> {
+        Ok(Root::NotMapping("a string"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _value: bool) -> Result<Root, E> {
+        Ok(Root::NotMapping("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _value: i64) -> Result<Root, E> {
+        Ok(Root::NotMapping("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _value: u64) -> Result<Root, E> {
+        Ok(Root::NotMapping("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Root, E> {
+        Ok(Root::NotMapping("a number"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Root, E> {
+        Ok(Root::NotMapping("null"))
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    /// Optional here so that a missing version gets its own message.
+    #[serde(default)]
+    pub version: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub protect: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub offboard: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub successors: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub successor_fallback: RawSuccessorFallback,
+    #[serde(default)]
+    pub spaces: Vec<Spanned<RawSpace>>,
+}
+
+/// `successor_fallback`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawSuccessorFallback {
+    #[default]
+    None,
+    LongestStanding,
+}
+
+/// `mode` of one space.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawMode {
+    #[default]
+    Exact,
+    Additive,
+}
+
+/// One entry of `spaces`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpace {
+    pub space: Spanned<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub mode: RawMode,
+    #[serde(default)]
+    pub owners: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub managers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub members: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub successors: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub keep: Vec<Spanned<String>>,
+}
+
+/// The largest policy text accepted, in bytes. Far above any real policy
+/// (100,000 members take about 3 MiB) and small enough to parse in seconds.
+pub(crate) const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Parser options: strict booleans, and a budget that stops alias bombs and
+/// absurd nesting early. A policy is at most five levels deep (top mapping,
+/// `spaces`, a space, a member list, a member).
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = 16;
+    budget.max_nodes = 2_000_000;
+    budget.max_events = 4_000_000;
+    budget.max_aliases = 10_000;
+    budget.max_anchors = 10_000;
+
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 500_000;
+    options.with_snippet = false;
+    options
+}
+
+/// Parses policy text into its syntax tree; `None` for an empty document.
+pub(crate) fn read(text: &str) -> Result<Option<Spanned<Root>>, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, options())
+}
