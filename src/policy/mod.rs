@@ -11,6 +11,7 @@ mod member;
 pub mod model;
 mod raw;
 pub mod resolve;
+mod syntax;
 
 use std::io::Read;
 use std::path::Path;
@@ -22,8 +23,8 @@ pub use resolve::SUPPORTED_VERSION;
 use error::Issues;
 use raw::{MAX_POLICY_BYTES, Root};
 
-const EXAMPLE_HINT: &str = "the smallest valid policy is `version: 1` followed by \
-                            `spaces:` and a list of `- space: spaces/{id}` entries";
+const EXAMPLE_HINT: &str = "a policy starts with `version: 1` and lists its spaces \
+                            under `spaces:`, each as `- space: spaces/{id}`";
 
 /// Reads, parses and resolves the policy file at `path`.
 ///
@@ -88,7 +89,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
             return issues.into_result(Policy::default());
         }
         Err(error) => {
-            push_syntax_error(&error, &mut issues);
+            syntax::push_syntax_error(&error, &mut issues);
             return issues.into_result(Policy::default());
         }
     };
@@ -127,68 +128,6 @@ fn push_too_large(issues: &mut Issues) {
         ),
         Some("split it into several policy files and run each one".to_string()),
     );
-}
-
-/// Records a serde-saphyr error: its position, its message without the
-/// location suffix, and a hint for the common cases.
-fn push_syntax_error(error: &serde_saphyr::Error, issues: &mut Issues) {
-    use serde_saphyr::MessageFormatter;
-
-    let message = serde_saphyr::UserMessageFormatter.format_message(error);
-    // The message may quote input text: escape control characters so that
-    // it cannot move the terminal's cursor or forge extra lines.
-    let message: String = message
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_debug().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect();
-
-    let hint = if let serde_saphyr::Error::Budget { .. } = error {
-        Some(
-            "the file goes past the parser's safety limits (nesting depth, node count, \
-             aliases): a policy needs none of that, so check what generated it"
-                .to_string(),
-        )
-    } else {
-        syntax_hint(&message).map(str::to_string)
-    };
-    let position = error.location().map(Position::from);
-    issues.push(position, message, hint);
-}
-
-fn syntax_hint(message: &str) -> Option<&'static str> {
-    let hints = [
-        (
-            "expected sequence start",
-            "this key takes a list: `[a, b]`, or one `- item` per line",
-        ),
-        (
-            "expected mapping start",
-            "each entry of `spaces` is a mapping that starts with `space: spaces/{id}`",
-        ),
-        (
-            "expected string scalar",
-            "a single value is expected here, not a list or a mapping",
-        ),
-        (
-            "duplicate mapping key",
-            "a key may appear once in each mapping: remove or merge the repeated one",
-        ),
-        (
-            "multiple",
-            "put one policy in each file, without `---` separators between documents",
-        ),
-    ];
-    hints
-        .into_iter()
-        .find(|(pattern, _)| message.contains(pattern))
-        .map(|(_, hint)| hint)
 }
 
 /// Returns the position just after `text`.

@@ -76,7 +76,7 @@ impl<'de> Visitor<'de> for RootVisitor {
 pub(crate) struct RawPolicy {
     /// Optional here so that a missing version gets its own message.
     #[serde(default)]
-    pub version: Option<Spanned<i64>>,
+    pub version: Option<Spanned<RawVersion>>,
     #[serde(default)]
     pub protect: Vec<Spanned<String>>,
     #[serde(default)]
@@ -87,6 +87,71 @@ pub(crate) struct RawPolicy {
     pub successor_fallback: RawSuccessorFallback,
     #[serde(default)]
     pub spaces: Vec<Spanned<RawSpace>>,
+}
+
+/// `version`, as written. Any value is accepted here so that a wrong one is
+/// reported with the supported version next to it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RawVersion {
+    Integer(i64),
+    /// Anything else, as a message shows it: `"1"`, `1.5`, `[...]`.
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for RawVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(VersionVisitor)
+    }
+}
+
+struct VersionVisitor;
+
+impl<'de> Visitor<'de> for VersionVisitor {
+    type Value = RawVersion;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a version number")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawVersion, E> {
+        Ok(RawVersion::Integer(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<RawVersion, E> {
+        Ok(match i64::try_from(value) {
+            Ok(value) => RawVersion::Integer(value),
+            Err(_) => RawVersion::Other(value.to_string()),
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<RawVersion, E> {
+        Ok(RawVersion::Other(value.to_string()))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<RawVersion, E> {
+        Ok(RawVersion::Other(value.to_string()))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<RawVersion, E> {
+        Ok(RawVersion::Other(format!("{value:?}")))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RawVersion, E> {
+        Ok(RawVersion::Other("null".to_string()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawVersion, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(RawVersion::Other("[...]".to_string()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawVersion, A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(RawVersion::Other("{...}".to_string()))
+    }
 }
 
 /// `successor_fallback`.
@@ -132,12 +197,16 @@ pub(crate) struct RawSpace {
 /// (100,000 members take about 3 MiB) and small enough to parse in seconds.
 pub(crate) const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
 
+/// The deepest nesting of lists and mappings accepted.
+pub(crate) const MAX_DEPTH: usize = 16;
+
 /// Parser options: strict booleans, and a budget that stops alias bombs and
 /// absurd nesting early. A policy is at most five levels deep (top mapping,
 /// `spaces`, a space, a member list, a member).
 fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = 16;
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
     budget.max_nodes = 2_000_000;
     budget.max_events = 4_000_000;
     budget.max_aliases = 10_000;

@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 use super::error::{Issues, Position};
 use super::member::parse_member;
 use super::model::{Mode, Policy, Principal, Role, SpacePolicy};
-use super::raw::{RawMode, RawPolicy, RawSpace, RawSuccessorFallback};
+use super::raw::{RawMode, RawPolicy, RawSpace, RawSuccessorFallback, RawVersion};
 
 /// The only policy format version this build reads.
 pub const SUPPORTED_VERSION: i64 = 1;
@@ -87,27 +87,32 @@ pub(crate) fn resolve(raw: RawPolicy, root: Position, issues: &mut Issues) -> Po
     }
 }
 
-fn check_version(version: Option<&Spanned<i64>>, root: Position, issues: &mut Issues) {
-    match version {
-        None => issues.push(
+fn check_version(version: Option<&Spanned<RawVersion>>, root: Position, issues: &mut Issues) {
+    let Some(version) = version else {
+        issues.push(
             Some(root),
             "missing `version`".to_string(),
             Some(format!(
                 "add `version: {SUPPORTED_VERSION}` at the top of the policy"
             )),
+        );
+        return;
+    };
+    let written = match &version.value {
+        RawVersion::Integer(SUPPORTED_VERSION) => return,
+        RawVersion::Integer(other) => other.to_string(),
+        RawVersion::Other(other) => other.clone(),
+    };
+    issues.push(
+        Some(Position::from(version.referenced)),
+        format!(
+            "unsupported policy version {written}: this chat-reconcile reads version {SUPPORTED_VERSION}"
         ),
-        Some(version) if version.value != SUPPORTED_VERSION => issues.push(
-            Some(Position::from(version.referenced)),
-            format!(
-                "unsupported policy version {}: this chat-reconcile reads version {SUPPORTED_VERSION}",
-                version.value
-            ),
-            Some(format!(
-                "set `version: {SUPPORTED_VERSION}`, or use the chat-reconcile release that wrote this policy"
-            )),
-        ),
-        Some(_) => {}
-    }
+        Some(format!(
+            "write `version: {SUPPORTED_VERSION}` (a number), or use the chat-reconcile release \
+             that wrote this policy"
+        )),
+    );
 }
 
 fn resolve_space(
