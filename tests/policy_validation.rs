@@ -440,7 +440,7 @@ fn cases() -> Vec<Case> {
     let mut bomb = String::from("- &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..9 {
         let previous = format!("*a{}", level - 1);
-        let items = vec![previous.as_str(); 10].join(", ");
+        let items = [previous.as_str(); 10].join(", ");
         bomb.push_str(&format!("- &a{level} [{items}]\n"));
     }
     cases.push(Case {

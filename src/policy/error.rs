@@ -23,11 +23,11 @@ impl From<serde_saphyr::Location> for Position {
 pub struct PolicyIssue {
     /// The file name, or whatever the caller of [`super::parse`] named the text.
     pub origin: String,
-    /// Where the problem is; absent when the file could not be read at all.
+    /// The problem's line and column, absent when the file could not be read at all.
     pub position: Option<Position>,
-    /// What is wrong, on which value.
+    /// The problem and the value it concerns.
     pub message: String,
-    /// What to do about it, when that is not obvious from the message.
+    /// The next step for the operator, when the message alone leaves it unclear.
     pub hint: Option<String>,
 }
 

@@ -2,11 +2,11 @@
 
 use super::model::Principal;
 
-/// Why a member string was rejected: the message names the value, the
-/// reason says what is wrong with it.
+/// Why a member string was rejected. The caller's message names the value,
+/// and `reason` describes what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InvalidMember {
-    /// What the value was read as: "email", "user name", "group name" or "member".
+    /// The kind of value it was read as: "email", "user name", "group name" or "member".
     pub kind: &'static str,
     pub reason: String,
     pub hint: Option<String>,

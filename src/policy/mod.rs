@@ -30,8 +30,8 @@ const EXAMPLE_HINT: &str = "a policy starts with `version: 1` and lists its spac
 ///
 /// # Errors
 ///
-/// The file cannot be read, is larger than 16 MiB, is not UTF-8, or holds an
-/// invalid policy (see [`parse`]).
+/// The file cannot be read, is larger than 16 MiB, is not UTF-8, or contains
+/// an invalid policy (see [`parse`]).
 pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let origin = path.display().to_string();
     let mut issues = Issues::new(&origin);
@@ -67,10 +67,10 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
 ///
 /// # Errors
 ///
-/// Returns every problem found: a YAML syntax error, an unknown or repeated
-/// key or a value of the wrong type (each stops parsing, so it comes alone),
-/// or all validation problems of a well-formed file (version, space names,
-/// emails, resource names, conflicting roles and lists).
+/// Returns every problem found. A YAML syntax error, an unknown or repeated
+/// key, or a value of the wrong type stops parsing, so it comes alone. In a
+/// well-formed file, all validation problems come together: version, space
+/// names, emails, resource names, conflicting roles and lists.
 pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
     let mut issues = Issues::new(origin);
     if text.len() > MAX_POLICY_BYTES {

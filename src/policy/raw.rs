@@ -16,7 +16,7 @@ use serde_saphyr::Spanned;
 #[derive(Debug)]
 pub(crate) enum Root {
     Policy(RawPolicy),
-    /// Names what the document holds instead of a mapping.
+    /// The kind of value found instead of a mapping, for the message.
     NotMapping(&'static str),
 }
 
@@ -193,16 +193,17 @@ pub(crate) struct RawSpace {
     pub keep: Vec<Spanned<String>>,
 }
 
-/// The largest policy text accepted, in bytes. Far above any real policy
-/// (100,000 members take about 3 MiB) and small enough to parse in seconds.
+/// The largest policy text accepted, in bytes. A member line takes about
+/// 30 bytes, so this leaves room for half a million members; a 10 MiB
+/// policy parsed in about 3 s in a debug build on a 2-core machine.
 pub(crate) const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The deepest nesting of lists and mappings accepted.
 pub(crate) const MAX_DEPTH: usize = 16;
 
 /// Parser options: strict booleans, and a budget that stops alias bombs and
-/// absurd nesting early. A policy is at most five levels deep (top mapping,
-/// `spaces`, a space, a member list, a member).
+/// absurd nesting early. A policy nests four lists and mappings at most
+/// (top mapping, `spaces`, a space, a member list).
 fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
