@@ -246,3 +246,36 @@ fn minimal_fixture_loads() {
         space.location
     );
 }
+
+#[test]
+fn bom_and_crlf_accepted() {
+    let policy = parse(
+        "\u{feff}version: 1\r\nspaces:\r\n  - space: spaces/A\r\n    owners: [a@example.com]\r\n",
+    );
+    assert_eq!(
+        policy.spaces[0].members[&email("a@example.com")],
+        Role::Owner
+    );
+    assert_eq!(policy.spaces[0].location, "policies/test.yaml:3:5");
+}
+
+#[test]
+fn merge_key_shares_defaults() {
+    let yaml = "\
+version: 1
+spaces:
+  - &defaults
+    space: spaces/A
+    mode: additive
+    owners: [a@example.com]
+  - <<: *defaults
+    space: spaces/B
+";
+    let policy = parse(yaml);
+    assert_eq!(policy.spaces[1].space, "spaces/B");
+    assert_eq!(policy.spaces[1].mode, Mode::Additive);
+    assert_eq!(
+        policy.spaces[1].members[&email("a@example.com")],
+        Role::Owner
+    );
+}

@@ -614,7 +614,7 @@ fn load_reports_missing_file() {
     let error = policy::load(&path).expect_err("missing file");
     let text = error.to_string();
     assert!(
-        text.starts_with(&format!("{}: cannot read the policy: ", path.display())),
+        text.starts_with(&format!("{}: failed to read the policy: ", path.display())),
         "{text}"
     );
 }

@@ -39,7 +39,7 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let bytes = match read_capped(path) {
         Ok(bytes) => bytes,
         Err(error) => {
-            issues.push(None, format!("cannot read the policy: {error}"), None);
+            issues.push(None, format!("failed to read the policy: {error}"), None);
             return issues.into_result(Policy::default());
         }
     };
@@ -56,7 +56,7 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
             issues.push(
                 Some(end_position(&prefix)),
                 format!("the policy is not UTF-8 text: invalid byte 0x{bad_byte:02X}"),
-                Some("save the policy as UTF-8 YAML; is this the right file?".to_string()),
+                Some("check that this is the policy file, and save it as UTF-8".to_string()),
             );
             issues.into_result(Policy::default())
         }
