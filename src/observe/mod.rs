@@ -35,7 +35,10 @@ pub struct ObserveError {
 }
 
 /// Fetches the spaces the policy names and their memberships.
-pub async fn observe(_context: &ObserveContext<'_>, _policy: &Policy) -> Result<ObservedState, ObserveError> {
+pub async fn observe(
+    _context: &ObserveContext<'_>,
+    _policy: &Policy,
+) -> Result<ObservedState, ObserveError> {
     todo!()
 }
 
