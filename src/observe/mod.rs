@@ -371,18 +371,19 @@ async fn resolve_emails(
             _ => None,
         })
         .collect();
-    let unresolved: Vec<String> = policy_emails(policy, &space.name)
-        .into_iter()
-        .filter(|email| !listed.contains(email))
+    let wanted = policy_emails(policy, &space.name);
+    let unresolved: Vec<&String> = wanted
+        .iter()
+        .filter(|email| !listed.contains(*email))
         .collect();
 
     let mut lookups = 0;
     for email in unresolved {
-        let id = match directory.get(&email) {
+        let id = match directory.get(email) {
             Some(id) => Some(id),
             None => {
                 lookups += 1;
-                look_up_email(context, &space.name, &email)
+                look_up_email(context, &space.name, email)
                     .await
                     .map_err(|source| ObserveError {
                         space: space.name.clone(),
@@ -391,8 +392,8 @@ async fn resolve_emails(
             }
         };
         let Some(id) = id else { continue };
-        directory.learn(&email, &id);
-        set_email(&mut space, &id, &email);
+        directory.learn(email, &id);
+        set_email(&mut space, &id, email, &wanted);
     }
     tracing::debug!(lookups, "resolved emails");
     Ok(space)
@@ -432,20 +433,32 @@ async fn look_up_email(
     }
 }
 
-/// Sets `email` on the user membership with `id` if the listing gave it none.
+/// Sets `email` on the user membership with `id`.
 ///
-/// NOTE: a membership whose listed email differs from the policy's (an alias
-/// of the same person) keeps the listed one, so the planner sees two people.
-fn set_email(space: &mut ObservedSpace, id: &str, email: &str) {
+/// A membership listed with another email (the person's primary address,
+/// when the policy names an alias) takes the policy's spelling, so that the
+/// planner matches it, unless the listed email is itself one the policy
+/// names for this space.
+fn set_email(space: &mut ObservedSpace, id: &str, email: &str, policy_emails: &BTreeSet<String>) {
     for membership in &mut space.memberships {
-        if let ObservedMember::User {
+        let ObservedMember::User {
             id: member_id,
-            email: member_email @ None,
+            email: member_email,
             ..
         } = &mut membership.member
-            && member_id == id
-        {
-            *member_email = Some(email.to_string());
+        else {
+            continue;
+        };
+        if member_id != id {
+            continue;
+        }
+        match member_email {
+            None => *member_email = Some(email.to_string()),
+            Some(listed) if !policy_emails.contains(listed.as_str()) => {
+                tracing::debug!(listed = %listed, policy = email, "policy names the member by another email");
+                *member_email = Some(email.to_string());
+            }
+            Some(_) => {}
         }
     }
 }
@@ -598,41 +611,43 @@ mod tests {
     }
 
     #[test]
-    fn set_email_fills_only_empty_email() {
+    fn set_email_fills_or_replaces_unnamed_email() {
+        let user = |id: &str, email: Option<&str>| Membership {
+            member: Some(User {
+                name: Some(format!("users/{id}")),
+                email: email.map(str::to_string),
+                ..User::default()
+            }),
+            ..membership(&format!("spaces/A/members/{id}"))
+        };
         let wire = vec![
-            Membership {
-                member: Some(User {
-                    name: Some("users/1".to_string()),
-                    ..User::default()
-                }),
-                ..membership("spaces/A/members/1")
-            },
-            Membership {
-                member: Some(User {
-                    name: Some("users/2".to_string()),
-                    email: Some("primary@example.com".to_string()),
-                    ..User::default()
-                }),
-                ..membership("spaces/A/members/2")
-            },
+            user("1", None),
+            user("2", Some("primary@example.com")),
+            user("3", Some("named@example.com")),
         ];
         let mut space = observe_space("spaces/A", Space::default(), wire).unwrap();
-        set_email(&mut space, "users/1", "one@example.com");
-        set_email(&mut space, "users/2", "alias@example.com");
+        let wanted: BTreeSet<String> = [
+            "one@example.com",
+            "alias@example.com",
+            "named@example.com",
+            "other@example.com",
+        ]
+        .map(str::to_string)
+        .into();
+        set_email(&mut space, "users/1", "one@example.com", &wanted);
+        set_email(&mut space, "users/2", "alias@example.com", &wanted);
+        set_email(&mut space, "users/3", "other@example.com", &wanted);
         let emails: Vec<_> = space
             .memberships
             .iter()
             .map(|m| match &m.member {
-                ObservedMember::User { email, .. } => email.clone(),
-                ObservedMember::Group { .. } => None,
+                ObservedMember::User { email, .. } => email.clone().unwrap_or_default(),
+                ObservedMember::Group { .. } => String::new(),
             })
             .collect();
         assert_eq!(
             emails,
-            [
-                Some("one@example.com".to_string()),
-                Some("primary@example.com".to_string())
-            ]
+            ["one@example.com", "alias@example.com", "named@example.com"]
         );
     }
 }
