@@ -100,7 +100,7 @@ fn big_state(space_count: usize, member_count: usize) -> String {
     for index in 1..space_count {
         writeln!(
             yaml,
-            "  - name: spaces/AAAAs{index:05}\n    memberships: []"
+            "  - name: spaces/AAAAs{index:05}\n    type: SPACE\n    memberships: []"
         )
         .unwrap();
     }
