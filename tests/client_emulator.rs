@@ -66,7 +66,7 @@ fn all_members() -> ListMembersOptions {
     }
 }
 
-/// A state with `space_count` spaces and, in `spaces/AAAAbig`, `member_count`
+/// Builds a state with `space_count` spaces and, in `spaces/AAAAbig`, `member_count`
 /// joined users, an invited user and a group.
 fn big_state(space_count: usize, member_count: usize) -> String {
     let mut yaml = format!("tokens: [{TOKEN}]\nusers:\n");

@@ -468,7 +468,7 @@ async fn delete_member_request() {
 async fn endpoint_path_prefix_kept() {
     let (url, log) = start().await;
     let prefixed = url.join("proxy/chat").unwrap();
-    // The scripted server answers any unknown path with a membership body.
+    // The scripted server returns a membership body for any unknown path.
     let result = client(&prefixed, ClientOptions::default())
         .get_space("spaces/A")
         .await;

@@ -67,9 +67,9 @@ fn space_policy(space: &str, members: &[(Principal, Role)]) -> SpacePolicy {
     }
 }
 
-/// Names by email: in AAAAeng alice, bob and erin (erin is not there); in
-/// AAAAops alice and dave (written in upper case); AAAAgone does not exist.
-/// Globally protects ceo (in no space) and offboards dave.
+/// Builds the policy. It names alice, bob and erin in AAAAeng, where erin is
+/// not a member, and alice and dave (in upper case) in AAAAops. AAAAgone does
+/// not exist. Globally it protects ceo, who is in no space, and offboards dave.
 fn policy() -> Policy {
     Policy {
         spaces: vec![

@@ -44,7 +44,7 @@ pub struct ObserveError {
 
 /// Fetches the spaces the policy names and their memberships.
 ///
-/// A space that `spaces.get` answers with 404 is listed in
+/// A space for which `spaces.get` returns 404 is listed in
 /// [`ObservedState::missing`] and has no entry in `spaces`. Any other error
 /// that retries did not cure fails the whole observation.
 pub async fn observe(
