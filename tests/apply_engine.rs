@@ -67,7 +67,7 @@ impl Harness {
         Self {
             emulator,
             client,
-            limits: RateLimits::new(&settings),
+            limits: RateLimits::new(&settings).unwrap(),
             slow_down: SlowDown::new(),
             retry: RetryPolicy {
                 max_attempts: 2,

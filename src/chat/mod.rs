@@ -9,13 +9,23 @@ pub mod error;
 pub mod model;
 pub mod retry;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use url::Url;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+use url::{Host, Url};
 
 pub use error::ChatError;
-use model::{Membership, MembershipRole, Space};
+use model::{
+    Group, ListMembershipsResponse, ListSpacesResponse, Membership, MembershipRole, Space, User,
+    UserType,
+};
+
+/// Largest page the API serves; larger `pageSize` values are lowered to it.
+const PAGE_SIZE: &str = "1000";
 
 /// Options shared by every request of a client.
 #[derive(Debug, Clone)]
@@ -44,10 +54,46 @@ pub struct ListMembersOptions {
     pub filter: Option<String>,
 }
 
+/// One page of `spaces.members.list`.
+#[derive(Debug, Clone, Default)]
+pub struct MembersPage {
+    pub memberships: Vec<Membership>,
+    /// Token of the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}
+
 /// Client for one endpoint and one token provider. Cheap to clone.
 #[derive(Clone)]
 pub struct ChatClient {
-    _inner: Arc<()>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// The endpoint with a path ending in `/`, so that `v1/...` joins below it.
+    base: Url,
+    tokens: Arc<dyn auth::TokenProvider>,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for ChatClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatClient")
+            .field("endpoint", &self.inner.base.as_str())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request the client is about to send: the API method for messages, the
+/// resource it targets, and the URL path below `v1/`.
+struct Call<'a> {
+    method: &'static str,
+    target: &'a str,
+    http_method: Method,
+    /// Path segments after `v1`, each percent-encoded on its own.
+    segments: Vec<&'a str>,
+    query: Vec<(&'static str, String)>,
 }
 
 impl ChatClient {
@@ -55,60 +101,570 @@ impl ChatClient {
     ///
     /// Fails with [`ChatError::InsecureEndpoint`] when the endpoint is plain
     /// `http://` on a host that is not loopback, since the bearer token would
-    /// travel in clear text.
+    /// travel in clear text, and with [`ChatError::InvalidEndpoint`] for
+    /// other schemes, query strings and fragments.
+    ///
+    /// A rustls crypto provider must be installed as the process default
+    /// before this is called, or reqwest panics.
     pub fn new(
-        _endpoint: &Url,
-        _tokens: Arc<dyn auth::TokenProvider>,
-        _options: ClientOptions,
+        endpoint: &Url,
+        tokens: Arc<dyn auth::TokenProvider>,
+        options: ClientOptions,
     ) -> Result<Self, ChatError> {
-        todo!()
+        let base = check_endpoint(endpoint)?;
+        let http = reqwest::Client::builder()
+            .timeout(options.request_timeout)
+            .connect_timeout(options.request_timeout.min(Duration::from_secs(10)))
+            // The API never redirects, and a redirect could carry the token
+            // to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("chat-reconcile/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ChatError::InvalidEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: format!("could not build the HTTP client: {error}"),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                tokens,
+                options,
+            }),
+        })
     }
 
-    /// `spaces.list`, every page.
+    /// Returns the endpoint requests go to.
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// `spaces.list`, every page. Lists only spaces the caller is a member
+    /// of; this method has no admin mode.
     pub async fn list_spaces(&self) -> Result<Vec<Space>, ChatError> {
-        todo!()
+        let mut spaces = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut query = vec![("pageSize", PAGE_SIZE.to_string())];
+            if let Some(token) = &page_token {
+                query.push(("pageToken", token.clone()));
+            }
+            let call = Call {
+                method: "spaces.list",
+                target: "spaces",
+                http_method: Method::GET,
+                segments: vec!["spaces"],
+                query,
+            };
+            let page: ListSpacesResponse = self.send(call, None).await?;
+            spaces.extend(page.spaces);
+            page_token = page.next_page_token.filter(|token| !token.is_empty());
+            if page_token.is_none() {
+                return Ok(spaces);
+            }
+        }
     }
 
     /// `spaces.get` on `spaces/{id}`.
-    pub async fn get_space(&self, _space: &str) -> Result<Space, ChatError> {
-        todo!()
+    pub async fn get_space(&self, space: &str) -> Result<Space, ChatError> {
+        const METHOD: &str = "spaces.get";
+        let segments = space_segments(METHOD, space)?;
+        let call = Call {
+            method: METHOD,
+            target: space,
+            http_method: Method::GET,
+            segments,
+            query: self.admin_query(),
+        };
+        self.send(call, None).await
     }
 
     /// `spaces.members.list` on `spaces/{id}`, every page, `pageSize=1000`.
     pub async fn list_members(
         &self,
-        _space: &str,
-        _options: &ListMembersOptions,
+        space: &str,
+        options: &ListMembersOptions,
     ) -> Result<Vec<Membership>, ChatError> {
-        todo!()
+        let mut memberships = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let page = self
+                .list_members_page(space, options, page_token.as_deref())
+                .await?;
+            memberships.extend(page.memberships);
+            page_token = page.next_page_token;
+            if page_token.is_none() {
+                return Ok(memberships);
+            }
+        }
+    }
+
+    /// One page of `spaces.members.list`, for callers that rate-limit and
+    /// retry each page on its own. `page_token` is `None` for the first page;
+    /// later pages repeat the same `options`, as the API requires.
+    pub async fn list_members_page(
+        &self,
+        space: &str,
+        options: &ListMembersOptions,
+        page_token: Option<&str>,
+    ) -> Result<MembersPage, ChatError> {
+        const METHOD: &str = "spaces.members.list";
+        let mut segments = space_segments(METHOD, space)?;
+        segments.push("members");
+
+        let mut query = vec![("pageSize", PAGE_SIZE.to_string())];
+        if options.show_groups {
+            query.push(("showGroups", "true".to_string()));
+        }
+        if options.show_invited {
+            query.push(("showInvited", "true".to_string()));
+        }
+        if let Some(filter) = &options.filter {
+            query.push(("filter", filter.clone()));
+        }
+        query.extend(self.admin_query());
+        if let Some(token) = page_token {
+            query.push(("pageToken", token.to_string()));
+        }
+
+        let call = Call {
+            method: METHOD,
+            target: space,
+            http_method: Method::GET,
+            segments,
+            query,
+        };
+        let page: ListMembershipsResponse = self.send(call, None).await?;
+        Ok(MembersPage {
+            memberships: page.memberships,
+            next_page_token: page.next_page_token.filter(|token| !token.is_empty()),
+        })
     }
 
     /// `spaces.members.get` on `spaces/{space}/members/{id or email}`.
-    pub async fn get_member(&self, _name: &str) -> Result<Membership, ChatError> {
-        todo!()
+    pub async fn get_member(&self, name: &str) -> Result<Membership, ChatError> {
+        const METHOD: &str = "spaces.members.get";
+        let call = Call {
+            method: METHOD,
+            target: name,
+            http_method: Method::GET,
+            segments: membership_segments(METHOD, name)?,
+            query: self.admin_query(),
+        };
+        self.send(call, None).await
     }
 
     /// `spaces.members.create` in `spaces/{id}` for `member` (`users/{id}`,
     /// `users/{email}` or `groups/{id}`).
-    pub async fn create_member(
-        &self,
-        _space: &str,
-        _member: &str,
-    ) -> Result<Membership, ChatError> {
-        todo!()
+    pub async fn create_member(&self, space: &str, member: &str) -> Result<Membership, ChatError> {
+        const METHOD: &str = "spaces.members.create";
+        let mut segments = space_segments(METHOD, space)?;
+        segments.push("members");
+
+        let body = if is_name_of(member, "users") {
+            Membership {
+                member: Some(User {
+                    name: Some(member.to_string()),
+                    user_type: Some(UserType::Human),
+                    ..User::default()
+                }),
+                ..Membership::default()
+            }
+        } else if is_name_of(member, "groups") {
+            Membership {
+                group_member: Some(Group {
+                    name: Some(member.to_string()),
+                }),
+                ..Membership::default()
+            }
+        } else {
+            return Err(ChatError::InvalidName {
+                method: METHOD,
+                name: member.to_string(),
+                expected: "users/{id}, users/{email} or groups/{id}",
+            });
+        };
+
+        let target = format!("{space} {member}");
+        let call = Call {
+            method: METHOD,
+            target: &target,
+            http_method: Method::POST,
+            segments,
+            query: self.admin_query(),
+        };
+        self.send(call, Some(&body)).await
     }
 
     /// `spaces.members.patch` with `updateMask=role`.
     pub async fn set_member_role(
         &self,
-        _name: &str,
-        _role: &MembershipRole,
+        name: &str,
+        role: &MembershipRole,
     ) -> Result<Membership, ChatError> {
-        todo!()
+        const METHOD: &str = "spaces.members.patch";
+        let body = Membership {
+            role: Some(role.clone()),
+            ..Membership::default()
+        };
+        let mut query = vec![("updateMask", "role".to_string())];
+        query.extend(self.admin_query());
+        let call = Call {
+            method: METHOD,
+            target: name,
+            http_method: Method::PATCH,
+            segments: membership_segments(METHOD, name)?,
+            query,
+        };
+        self.send(call, Some(&body)).await
     }
 
     /// `spaces.members.delete`; returns the deleted membership.
-    pub async fn delete_member(&self, _name: &str) -> Result<Membership, ChatError> {
-        todo!()
+    pub async fn delete_member(&self, name: &str) -> Result<Membership, ChatError> {
+        const METHOD: &str = "spaces.members.delete";
+        let call = Call {
+            method: METHOD,
+            target: name,
+            http_method: Method::DELETE,
+            segments: membership_segments(METHOD, name)?,
+            query: self.admin_query(),
+        };
+        self.send(call, None).await
+    }
+
+    fn admin_query(&self) -> Vec<(&'static str, String)> {
+        if self.inner.options.use_admin_access {
+            vec![("useAdminAccess", "true".to_string())]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Sends one request with a fresh bearer token and decodes the answer.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        body: Option<&Membership>,
+    ) -> Result<T, ChatError> {
+        let url = self.url_for(&call);
+        let request = self.inner.http.request(call.http_method.clone(), url);
+        let request = self.authorize(request).await?;
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+
+        tracing::debug!(
+            method = call.method,
+            target = call.target,
+            "sending request"
+        );
+        let response = request
+            .send()
+            .await
+            .map_err(|error| error::transport_error(call.method, call.target, error))?;
+
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| error::transport_error(call.method, call.target, error))?;
+
+        if !status.is_success() {
+            return Err(error::api_error(
+                call.method,
+                call.target,
+                status.as_u16(),
+                retry_after.as_deref(),
+                &bytes,
+            ));
+        }
+        decode(call.method, call.target, &bytes)
+    }
+
+    async fn authorize(&self, request: RequestBuilder) -> Result<RequestBuilder, ChatError> {
+        let token = self.inner.tokens.token().await?;
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                auth::AuthError::Invalid {
+                    origin: "the token provider".to_string(),
+                }
+            })?;
+        value.set_sensitive(true);
+        Ok(request.header(AUTHORIZATION, value))
+    }
+
+    fn url_for(&self, call: &Call<'_>) -> Url {
+        let mut url = self.inner.base.clone();
+        {
+            // The base is checked in `new` to be a hierarchical http(s) URL,
+            // which always has path segments.
+            let mut path = url.path_segments_mut().expect("http(s) URL has a path");
+            path.pop_if_empty().push("v1").extend(&call.segments);
+        }
+        if !call.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(call.query.iter().map(|(key, value)| (*key, value.as_str())));
+        }
+        url
+    }
+}
+
+/// Decodes a success body, keeping the JSON path of a field that fails.
+fn decode<T: DeserializeOwned>(
+    method: &'static str,
+    target: &str,
+    bytes: &[u8],
+) -> Result<T, ChatError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| ChatError::Decode {
+        method,
+        target: target.to_string(),
+        path: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
+/// Accepts `https` anywhere and plain `http` only on loopback hosts, and
+/// returns the endpoint with a path ending in `/`.
+fn check_endpoint(endpoint: &Url) -> Result<Url, ChatError> {
+    let invalid = |reason: &str| ChatError::InvalidEndpoint {
+        endpoint: endpoint.to_string(),
+        reason: reason.to_string(),
+    };
+    match endpoint.scheme() {
+        "https" => {}
+        "http" => {
+            if !is_loopback(endpoint) {
+                return Err(ChatError::InsecureEndpoint {
+                    endpoint: endpoint.to_string(),
+                });
+            }
+        }
+        _ => return Err(invalid("use an https:// URL")),
+    }
+    if endpoint.host().is_none() {
+        return Err(invalid("the URL has no host"));
+    }
+    if endpoint.query().is_some() || endpoint.fragment().is_some() {
+        return Err(invalid("remove the query string and fragment"));
+    }
+    if !endpoint.username().is_empty() || endpoint.password().is_some() {
+        return Err(invalid("remove the user name and password"));
+    }
+
+    let mut base = endpoint.clone();
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
+}
+
+/// Tells whether the endpoint's host is `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(endpoint: &Url) -> bool {
+    match endpoint.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(address)) => IpAddr::V4(address).is_loopback(),
+        Some(Host::Ipv6(address)) => IpAddr::V6(address).is_loopback(),
+        None => false,
+    }
+}
+
+fn is_name_of(name: &str, collection: &str) -> bool {
+    name.split_once('/')
+        .is_some_and(|(head, id)| head == collection && is_plain_segment(id))
+}
+
+/// A path segment that percent-encoding keeps as one segment and that no
+/// server reads as a relative step.
+fn is_plain_segment(segment: &str) -> bool {
+    !segment.is_empty() && segment != "." && segment != ".." && !segment.contains('/')
+}
+
+/// Splits `spaces/{id}`.
+fn space_segments<'a>(method: &'static str, space: &'a str) -> Result<Vec<&'a str>, ChatError> {
+    match space.split('/').collect::<Vec<_>>().as_slice() {
+        ["spaces", id] if is_plain_segment(id) => Ok(vec!["spaces", id]),
+        _ => Err(ChatError::InvalidName {
+            method,
+            name: space.to_string(),
+            expected: "spaces/{space}",
+        }),
+    }
+}
+
+/// Splits `spaces/{space}/members/{member}`; `{member}` may be an email.
+fn membership_segments<'a>(method: &'static str, name: &'a str) -> Result<Vec<&'a str>, ChatError> {
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["spaces", space, "members", member]
+            if is_plain_segment(space) && is_plain_segment(member) =>
+        {
+            Ok(vec!["spaces", space, "members", member])
+        }
+        _ => Err(ChatError::InvalidName {
+            method,
+            name: name.to_string(),
+            expected: "spaces/{space}/members/{member}",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoToken;
+
+    impl auth::TokenProvider for NoToken {
+        fn token(
+            &self,
+        ) -> futures::future::BoxFuture<'_, Result<auth::AccessToken, auth::AuthError>> {
+            Box::pin(async { Err(auth::AuthError::Missing) })
+        }
+    }
+
+    fn client(endpoint: &str) -> Result<ChatClient, ChatError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        ChatClient::new(
+            &Url::parse(endpoint).unwrap(),
+            Arc::new(NoToken),
+            ClientOptions::default(),
+        )
+    }
+
+    #[test]
+    fn endpoint_http_refused_off_loopback() {
+        for endpoint in [
+            "http://chat.example.com",
+            "http://10.0.0.1:8080",
+            "http://[fe80::1]/",
+            "http://localhost.example.com",
+        ] {
+            let error = client(endpoint).unwrap_err();
+            assert!(
+                matches!(error, ChatError::InsecureEndpoint { .. }),
+                "{endpoint}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_http_allowed_on_loopback() {
+        for endpoint in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10/",
+            "http://[::1]:9000",
+            "http://localhost:1234",
+            "http://LOCALHOST",
+        ] {
+            assert!(client(endpoint).is_ok(), "{endpoint}");
+        }
+    }
+
+    #[test]
+    fn endpoint_https_allowed() {
+        assert!(client("https://chat.googleapis.com").is_ok());
+        assert!(client("https://proxy.example.com/chat").is_ok());
+    }
+
+    #[test]
+    fn endpoint_other_forms_invalid() {
+        for endpoint in [
+            "ftp://127.0.0.1/",
+            "https://chat.example.com/?key=1",
+            "https://user:pass@chat.example.com/",
+        ] {
+            let error = client(endpoint).unwrap_err();
+            assert!(
+                matches!(error, ChatError::InvalidEndpoint { .. }),
+                "{endpoint}: {error:?}"
+            );
+        }
+    }
+
+    fn url_of(endpoint: &str, segments: Vec<&str>, query: Vec<(&'static str, String)>) -> String {
+        let client = client(endpoint).unwrap();
+        let call = Call {
+            method: "test",
+            target: "test",
+            http_method: Method::GET,
+            segments,
+            query,
+        };
+        client.url_for(&call).to_string()
+    }
+
+    #[test]
+    fn url_joins_below_endpoint_path() {
+        let segments = vec!["spaces", "AAA"];
+        assert_eq!(
+            url_of("https://chat.googleapis.com", segments.clone(), vec![]),
+            "https://chat.googleapis.com/v1/spaces/AAA"
+        );
+        assert_eq!(
+            url_of("https://proxy.example.com/chat", segments.clone(), vec![]),
+            "https://proxy.example.com/chat/v1/spaces/AAA"
+        );
+        assert_eq!(
+            url_of("https://proxy.example.com/chat/", segments, vec![]),
+            "https://proxy.example.com/chat/v1/spaces/AAA"
+        );
+    }
+
+    #[test]
+    fn url_keeps_email_and_encodes_specials() {
+        let name = "spaces/AAA/members/alice+chat@example.com";
+        let segments = membership_segments("test", name).unwrap();
+        assert_eq!(
+            url_of("https://chat.googleapis.com", segments, vec![]),
+            "https://chat.googleapis.com/v1/spaces/AAA/members/alice+chat@example.com"
+        );
+        let segments = vec!["spaces", "a b?c#d%"];
+        assert_eq!(
+            url_of("https://chat.googleapis.com", segments, vec![]),
+            "https://chat.googleapis.com/v1/spaces/a%20b%3Fc%23d%25"
+        );
+    }
+
+    #[test]
+    fn url_encodes_query() {
+        let query = vec![("filter", r#"member.type = "HUMAN""#.to_string())];
+        assert_eq!(
+            url_of("https://chat.googleapis.com", vec!["spaces"], query),
+            "https://chat.googleapis.com/v1/spaces?filter=member.type+%3D+%22HUMAN%22"
+        );
+    }
+
+    #[test]
+    fn names_checked_before_sending() {
+        assert!(space_segments("m", "spaces/AAA").is_ok());
+        for bad in [
+            "spaces/",
+            "spaces/AAA/members/1",
+            "rooms/AAA",
+            "spaces/..",
+            "",
+        ] {
+            assert!(space_segments("m", bad).is_err(), "{bad}");
+        }
+        assert!(membership_segments("m", "spaces/AAA/members/123").is_ok());
+        for bad in [
+            "spaces/AAA/members/",
+            "spaces/AAA/members/1/2",
+            "spaces/AAA/users/1",
+            "spaces/../members/1",
+        ] {
+            assert!(membership_segments("m", bad).is_err(), "{bad}");
+        }
+        assert!(is_name_of("users/alice@example.com", "users"));
+        assert!(is_name_of("groups/0abc", "groups"));
+        assert!(!is_name_of("users/", "users"));
+        assert!(!is_name_of("alice@example.com", "users"));
     }
 }

@@ -110,8 +110,6 @@ impl Session {
     }
 }
 
-// NOTE: `RateLimits::new` may become fallible (invalid settings); then map
-// its error to `Failure::usage` here.
 fn build_limits(args: &LimitArgs) -> Result<RateLimits, Failure> {
     let settings = LimitSettings {
         writes_per_minute: args.writes_per_minute,
@@ -119,7 +117,7 @@ fn build_limits(args: &LimitArgs) -> Result<RateLimits, Failure> {
         space_writes_per_second: args.space_writes_per_second,
         space_reads_per_second: args.space_reads_per_second,
     };
-    Ok(RateLimits::new(&settings))
+    RateLimits::new(&settings).map_err(Failure::usage)
 }
 
 /// Starts the emulator on a free loopback port and returns it with the

@@ -9,6 +9,10 @@ use crate::chat::model::{Affiliation, MembershipRole, MembershipState, SpaceType
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ObservedState {
     pub spaces: Vec<ObservedSpace>,
+    /// Spaces in scope for which `spaces.get` returned 404 (no such space,
+    /// or the caller may not see it), sorted. They have no entry in `spaces`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// One space and its memberships, sorted by membership name.
