@@ -23,7 +23,10 @@ fn two_owners_one_leaves() {
     let policy = policy(space_policy(&[(by_email(1), Role::Owner)]));
     let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2).owner()]));
 
-    assert_eq!(lines(&only_space(&plan).operations), vec!["0 remove u2@example.com not_in_policy"]);
+    assert_eq!(
+        lines(&only_space(&plan).operations),
+        vec!["0 remove u2@example.com not_in_policy"]
+    );
 }
 
 #[test]
@@ -57,7 +60,10 @@ fn policy_owner_added_first() {
 
 #[test]
 fn joined_promotion_preferred_over_add() {
-    let policy = policy(space_policy(&[(by_email(2), Role::Owner), (by_email(3), Role::Owner)]));
+    let policy = policy(space_policy(&[
+        (by_email(2), Role::Owner),
+        (by_email(3), Role::Owner),
+    ]));
     let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(3)]));
 
     assert_eq!(
@@ -73,7 +79,10 @@ fn joined_promotion_preferred_over_add() {
 
 #[test]
 fn demoted_owner_waits_for_promotion() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Member), (by_email(2), Role::Owner)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Member),
+        (by_email(2), Role::Owner),
+    ]));
     let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2)]));
 
     assert_eq!(
@@ -87,7 +96,8 @@ fn demoted_owner_waits_for_promotion() {
 
 #[test]
 fn space_successor_promoted() {
-    let mut space_policy = space_policy(&[(by_email(2), Role::Member), (by_email(3), Role::Member)]);
+    let mut space_policy =
+        space_policy(&[(by_email(2), Role::Member), (by_email(3), Role::Member)]);
     space_policy.successors = vec![by_email(9), by_email(3), by_email(2)];
     let mut policy = policy(space_policy);
     policy.offboard = vec![by_email(1)];
@@ -103,37 +113,59 @@ fn space_successor_promoted() {
         ]
     );
     assert_eq!(space.warnings.len(), 1);
-    assert!(space.warnings[0].starts_with("u3@example.com becomes owner to replace u1@example.com"));
+    assert!(
+        space.warnings[0].starts_with("u3@example.com becomes owner to replace u1@example.com")
+    );
 }
 
 #[test]
 fn global_successor_after_space_list() {
-    let mut space_policy = space_policy(&[(by_email(2), Role::Member), (by_email(3), Role::Member)]);
+    let mut space_policy =
+        space_policy(&[(by_email(2), Role::Member), (by_email(3), Role::Member)]);
     space_policy.successors = vec![by_email(4)];
     let mut policy = policy(space_policy);
     policy.successors = vec![by_email(2)];
     policy.offboard = vec![by_email(1)];
 
-    let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2), user(3), user(4).invited()]));
+    let plan = plan_and_replan(
+        &policy,
+        &state(vec![user(1).owner(), user(2), user(3), user(4).invited()]),
+    );
 
     let space = only_space(&plan);
     let Reason::Successor { rule, .. } = &space.operations[0].reason else {
         panic!("expected a successor: {space:#?}");
     };
     assert_eq!(*rule, SuccessorRule::GlobalSuccessors);
-    assert_eq!(space.operations[0].action.member().display, "u2@example.com");
+    assert_eq!(
+        space.operations[0].action.member().display,
+        "u2@example.com"
+    );
 }
 
 #[test]
 fn successor_list_skips_invalid() {
     let mut space_policy = space_policy(&[(by_email(6), Role::Member)]);
     space_policy.mode = Mode::Additive;
-    space_policy.successors = vec![by_email(2), by_email(3), by_email(4), by_email(5), by_email(6)];
+    space_policy.successors = vec![
+        by_email(2),
+        by_email(3),
+        by_email(4),
+        by_email(5),
+        by_email(6),
+    ];
     space_policy.keep = vec![by_email(5)];
     let mut policy = policy(space_policy);
     policy.offboard = vec![by_email(1), by_email(4)];
 
-    let observed = state(vec![user(1).owner(), user(2).invited(), user(3).bot(), user(4), user(5), user(6)]);
+    let observed = state(vec![
+        user(1).owner(),
+        user(2).invited(),
+        user(3).bot(),
+        user(4),
+        user(5),
+        user(6),
+    ]);
     let plan = plan_and_replan(&policy, &observed);
 
     let space = only_space(&plan);
@@ -222,7 +254,10 @@ fn fallback_off_blocks_last_owner() {
     let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2), user(3)]));
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 remove u3@example.com not_in_policy"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 remove u3@example.com not_in_policy"]
+    );
     assert_eq!(space.blocked.len(), 1);
     assert_eq!(space.blocked[0].member.display, "u1@example.com");
     assert_eq!(space.blocked[0].block, BlockReason::NoSuccessor);
@@ -237,7 +272,10 @@ fn blocked_owner_is_the_demoted_one() {
     let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2).owner()]));
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 remove u1@example.com offboarded"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 remove u1@example.com offboarded"]
+    );
     assert_eq!(space.blocked[0].member.display, "u2@example.com");
     assert_eq!(space.blocked[0].action.kind(), "set_role");
 }
@@ -246,12 +284,19 @@ fn blocked_owner_is_the_demoted_one() {
 fn unlisted_successor_stays_owner() {
     let mut space_policy = space_policy(&[(by_email(2), Role::Member)]);
     space_policy.successors = vec![by_email(1)];
-    let plan = plan_and_replan(&policy(space_policy), &state(vec![user(1).owner(), user(2)]));
+    let plan = plan_and_replan(
+        &policy(space_policy),
+        &state(vec![user(1).owner(), user(2)]),
+    );
 
     let space = only_space(&plan);
     assert!(space.operations.is_empty(), "{space:#?}");
     assert!(space.blocked.is_empty());
-    assert!(space.warnings[0].starts_with("u1@example.com stays owner"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].starts_with("u1@example.com stays owner"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -271,7 +316,11 @@ fn unlisted_successor_promoted_not_removed() {
             "1 remove u1@example.com offboarded requires [0]",
         ]
     );
-    assert!(space.warnings[0].contains("does not list it"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].contains("does not list it"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -280,10 +329,16 @@ fn protected_owner_keeps_space_owned() {
     policy.protect = vec![by_email(1)];
     policy.offboard = vec![by_email(1), by_email(2)];
 
-    let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2).owner(), user(3)]));
+    let plan = plan_and_replan(
+        &policy,
+        &state(vec![user(1).owner(), user(2).owner(), user(3)]),
+    );
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 remove u2@example.com offboarded"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 remove u2@example.com offboarded"]
+    );
     assert_eq!(space.blocked[0].block, BlockReason::Protected);
 }
 
@@ -294,7 +349,10 @@ fn every_departing_owner_requires_successor() {
     let mut policy = policy(space_policy);
     policy.offboard = vec![by_email(1), by_email(2)];
 
-    let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2).owner(), user(3)]));
+    let plan = plan_and_replan(
+        &policy,
+        &state(vec![user(1).owner(), user(2).owner(), user(3)]),
+    );
 
     assert_eq!(
         lines(&only_space(&plan).operations),
@@ -314,7 +372,10 @@ fn invited_owner_does_not_count() {
     let plan = plan_and_replan(&policy, &state(vec![user(1).owner(), user(2).invited()]));
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 set_role u2@example.com member->owner role_differs"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 set_role u2@example.com member->owner role_differs"]
+    );
     assert_eq!(space.blocked[0].block, BlockReason::NoSuccessor);
 }
 
@@ -327,7 +388,10 @@ fn group_chat_has_no_owner_rule() {
 
     let plan = plan_and_replan(&policy, &observed);
 
-    assert_eq!(lines(&only_space(&plan).operations), vec!["0 remove u1@example.com offboarded"]);
+    assert_eq!(
+        lines(&only_space(&plan).operations),
+        vec!["0 remove u1@example.com offboarded"]
+    );
 }
 
 #[test]
@@ -343,12 +407,18 @@ fn simulate_rejects_last_owner_removal() {
 
     let error = plan::simulate(&observed.spaces[0], &space.operations).unwrap_err();
 
-    assert!(matches!(error, SimulationError::LastOwner { index: 0, .. }), "{error}");
+    assert!(
+        matches!(error, SimulationError::LastOwner { index: 0, .. }),
+        "{error}"
+    );
 }
 
 #[test]
 fn simulate_reaches_desired_roles() {
-    let policy = policy(space_policy(&[(by_email(2), Role::Owner), (by_email(3), Role::Manager)]));
+    let policy = policy(space_policy(&[
+        (by_email(2), Role::Owner),
+        (by_email(3), Role::Manager),
+    ]));
     let observed = state(vec![user(1).owner(), user(2)]);
     let plan = plan::plan(&policy, &observed);
 
@@ -363,7 +433,10 @@ fn simulate_reaches_desired_roles() {
         summary,
         vec![
             ("spaces/AAAAeng/members/2".to_string(), "owner"),
-            ("spaces/AAAAeng/members/u3@example.com".to_string(), "manager"),
+            (
+                "spaces/AAAAeng/members/u3@example.com".to_string(),
+                "manager"
+            ),
         ]
     );
 }
@@ -377,4 +450,45 @@ impl SpaceMode for Policy {
     fn space_mut_mode(&mut self, mode: Mode) {
         self.spaces[0].mode = mode;
     }
+}
+
+#[test]
+fn app_promoted_to_owner_counts() {
+    let mut policy = policy(space_policy(&[
+        (by_email(1), Role::Manager),
+        (by_email(6), Role::Owner),
+    ]));
+    policy.successor_fallback = true;
+    policy.space_mut_mode(Mode::Additive);
+
+    let plan = plan_and_replan(
+        &policy,
+        &state(vec![user(1).owner(), user(6).manager().bot()]),
+    );
+
+    assert_eq!(
+        lines(&only_space(&plan).operations),
+        vec![
+            "0 set_role u6@example.com manager->owner role_differs",
+            "1 set_role u1@example.com owner->manager role_differs requires [0]",
+        ]
+    );
+}
+
+#[test]
+fn fallback_counts_added_members() {
+    let mut policy = policy(space_policy(&[(by_id(8), Role::Manager)]));
+    policy.successor_fallback = true;
+    let observed = state(vec![user(2).owner().external().no_email()]);
+
+    let plan = plan_and_replan(&policy, &observed);
+
+    assert_eq!(
+        lines(&only_space(&plan).operations),
+        vec![
+            "0 add users/8 missing",
+            "1 set_role users/8 member->owner successor(users/2, LongestStanding) requires [0]",
+            "2 remove users/2 not_in_policy requires [1]",
+        ]
+    );
 }

@@ -15,12 +15,18 @@ fn missing_space_warns() {
     let space = only_space(&plan);
     assert_eq!(space.space, SPACE);
     assert!(space.operations.is_empty());
-    assert_eq!(space.warnings, vec!["space not found or not visible".to_string()]);
+    assert_eq!(
+        space.warnings,
+        vec!["space not found or not visible".to_string()]
+    );
 }
 
 #[test]
 fn space_in_line_is_omitted() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Member)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Member),
+    ]));
     let observed = state(vec![user(1).owner(), user(2)]);
 
     let plan = plan::plan(&policy, &observed);
@@ -44,11 +50,17 @@ fn spaces_sorted_by_name() {
 
 #[test]
 fn add_missing_member_by_email() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Member)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Member),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner()]));
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 add u2@example.com missing"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 add u2@example.com missing"]
+    );
     let Action::Add { member } = &space.operations[0].action else {
         panic!("expected an add: {space:#?}");
     };
@@ -75,7 +87,10 @@ fn add_by_id_and_group() {
 
 #[test]
 fn added_manager_gets_role_after_add() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Manager)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Manager),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner()]));
 
     let space = only_space(&plan);
@@ -94,11 +109,17 @@ fn added_manager_gets_role_after_add() {
 
 #[test]
 fn role_differs_sets_role() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Manager)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Manager),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2)]));
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 set_role u2@example.com member->manager role_differs"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 set_role u2@example.com member->manager role_differs"]
+    );
     let Action::SetRole { membership, .. } = &space.operations[0].action else {
         panic!("expected a role change");
     };
@@ -107,7 +128,10 @@ fn role_differs_sets_role() {
 
 #[test]
 fn invited_member_is_not_added_again() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Member)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Member),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2).invited()]));
 
     assert!(plan.spaces.is_empty(), "plan: {plan:#?}");
@@ -115,25 +139,41 @@ fn invited_member_is_not_added_again() {
 
 #[test]
 fn user_id_principal_matches_without_email() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_id(2), Role::Manager)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_id(2), Role::Manager),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2).no_email()]));
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 set_role users/2 member->manager role_differs"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 set_role users/2 member->manager role_differs"]
+    );
 }
 
 #[test]
 fn group_chat_sets_no_roles() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Member)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Member),
+    ]));
     let mut observed = state(vec![user(1), user(2), user(3)]);
     observed.spaces[0].space_type = SpaceType::GroupChat;
 
     let plan = plan::plan(&policy, &observed);
 
     let space = only_space(&plan);
-    assert_eq!(lines(&space.operations), vec!["0 remove u3@example.com not_in_policy"]);
+    assert_eq!(
+        lines(&space.operations),
+        vec!["0 remove u3@example.com not_in_policy"]
+    );
     assert_eq!(space.warnings.len(), 1, "warnings: {:?}", space.warnings);
-    assert!(space.warnings[0].contains("u1@example.com is listed as owner"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].contains("u1@example.com is listed as owner"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -148,7 +188,11 @@ fn direct_message_is_never_left() {
     let space = only_space(&plan);
     assert!(space.operations.is_empty(), "{space:#?}");
     assert_eq!(space.warnings.len(), 1);
-    assert!(space.warnings[0].contains("direct message cannot be left"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].contains("direct message cannot be left"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -186,7 +230,10 @@ fn exact_mode_removes_unlisted() {
 fn additive_mode_removes_nothing() {
     let mut space_policy = space_policy(&[(by_email(1), Role::Owner)]);
     space_policy.mode = Mode::Additive;
-    let plan = plan::plan(&policy(space_policy), &state(vec![user(1).owner(), user(2), group("0abc")]));
+    let plan = plan::plan(
+        &policy(space_policy),
+        &state(vec![user(1).owner(), user(2), group("0abc")]),
+    );
 
     assert!(plan.spaces.is_empty(), "plan: {plan:#?}");
 }
@@ -198,26 +245,44 @@ fn offboarded_removed_in_any_mode() {
     let mut policy = policy(space_policy);
     policy.offboard = vec![by_email(2), by_id(3), by_email(8)];
 
-    let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2), user(3).no_email()]));
+    let plan = plan::plan(
+        &policy,
+        &state(vec![user(1).owner(), user(2), user(3).no_email()]),
+    );
 
     let space = only_space(&plan);
     assert_eq!(
         lines(&space.operations),
-        vec!["0 remove u2@example.com offboarded", "1 remove users/3 offboarded"]
+        vec![
+            "0 remove u2@example.com offboarded",
+            "1 remove users/3 offboarded"
+        ]
     );
-    assert!(space.warnings.iter().any(|w| w.contains("u2@example.com is listed as member and on the offboard list")));
+    assert!(
+        space
+            .warnings
+            .iter()
+            .any(|w| w.contains("u2@example.com is listed as member and on the offboard list"))
+    );
 }
 
 #[test]
 fn offboarded_listed_member_not_added() {
-    let mut policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Member)]));
+    let mut policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Member),
+    ]));
     policy.offboard = vec![by_email(2)];
 
     let plan = plan::plan(&policy, &state(vec![user(1).owner()]));
 
     let space = only_space(&plan);
     assert!(space.operations.is_empty());
-    assert!(space.warnings[0].contains("not added"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].contains("not added"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -227,16 +292,25 @@ fn offboarded_app_is_removed() {
 
     let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(5).bot()]));
 
-    assert_eq!(lines(&only_space(&plan).operations), vec!["0 remove u5@example.com offboarded"]);
+    assert_eq!(
+        lines(&only_space(&plan).operations),
+        vec!["0 remove u5@example.com offboarded"]
+    );
 }
 
 #[test]
 fn protected_member_blocked() {
-    let mut policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Member)]));
+    let mut policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Member),
+    ]));
     policy.protect = vec![by_email(2), by_email(3)];
     policy.offboard = vec![by_email(3)];
 
-    let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2).manager(), user(3)]));
+    let plan = plan::plan(
+        &policy,
+        &state(vec![user(1).owner(), user(2).manager(), user(3)]),
+    );
 
     let space = only_space(&plan);
     assert!(space.operations.is_empty(), "{space:#?}");
@@ -251,12 +325,18 @@ fn protected_member_blocked() {
 
 #[test]
 fn protected_member_may_be_promoted() {
-    let mut policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Owner)]));
+    let mut policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Owner),
+    ]));
     policy.protect = vec![by_email(2)];
 
     let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2)]));
 
-    assert_eq!(lines(&only_space(&plan).operations), vec!["0 set_role u2@example.com member->owner role_differs"]);
+    assert_eq!(
+        lines(&only_space(&plan).operations),
+        vec!["0 set_role u2@example.com member->owner role_differs"]
+    );
 }
 
 #[test]
@@ -266,11 +346,18 @@ fn keep_member_left_alone() {
     let mut policy = policy(space_policy);
     policy.offboard = vec![by_email(3)];
 
-    let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2).owner(), user(3)]));
+    let plan = plan::plan(
+        &policy,
+        &state(vec![user(1).owner(), user(2).owner(), user(3)]),
+    );
 
     let space = only_space(&plan);
     assert!(space.operations.is_empty(), "{space:#?}");
-    assert!(space.warnings[0].contains("also in keep"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].contains("also in keep"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -340,12 +427,19 @@ fn display_name_mismatch_warns() {
 
 #[test]
 fn same_member_named_twice_warns() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_id(1), Role::Member)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_id(1), Role::Member),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner()]));
 
     let space = only_space(&plan);
     assert!(space.operations.is_empty());
-    assert!(space.warnings[0].contains("name the same member"), "{:?}", space.warnings);
+    assert!(
+        space.warnings[0].contains("name the same member"),
+        "{:?}",
+        space.warnings
+    );
 }
 
 #[test]
@@ -367,7 +461,8 @@ fn plan_json_ignores_input_order() {
         user(6).no_email(),
         group("0abc"),
     ];
-    let expected = serde_json::to_string(&plan::plan(&policy, &state(memberships.clone()))).unwrap();
+    let expected =
+        serde_json::to_string(&plan::plan(&policy, &state(memberships.clone()))).unwrap();
 
     let mut shuffled = memberships;
     for round in 0..shuffled.len() {
@@ -380,7 +475,10 @@ fn plan_json_ignores_input_order() {
 
 #[test]
 fn roles_map_to_api_values() {
-    let policy = policy(space_policy(&[(by_email(1), Role::Owner), (by_email(2), Role::Owner)]));
+    let policy = policy(space_policy(&[
+        (by_email(1), Role::Owner),
+        (by_email(2), Role::Owner),
+    ]));
     let plan = plan::plan(&policy, &state(vec![user(1).owner(), user(2).manager()]));
 
     let Action::SetRole { from, to, .. } = &only_space(&plan).operations[0].action else {

@@ -21,7 +21,7 @@
 
 use std::cmp::Reverse;
 
-use crate::chat::model::MembershipRole;
+use crate::chat::model::{MembershipRole, MembershipState};
 use crate::policy::model::{Policy, Principal, Role, SpacePolicy};
 
 use super::member::{
@@ -106,7 +106,7 @@ fn owner_promotions(draft: &Draft<'_>) -> Vec<StepKey> {
             None => added.push(step.key()),
             Some(name) => {
                 let present = draft.present.iter().find(|p| p.membership.name == *name);
-                if present.is_some_and(|p| is_joined_human(p.membership)) {
+                if present.is_some_and(|p| p.membership.state == MembershipState::Joined) {
                     joined.push(step.key());
                 }
             }
@@ -218,7 +218,14 @@ fn find_stayer(
         .iter()
         .copied()
         .filter(|&index| valid_fallback(draft, &draft.present[index]))
-        .min_by_key(|&index| seniority(&draft.present[index]))
+        .min_by_key(|&index| {
+            let membership = draft.present[index].membership;
+            seniority(
+                &membership.role,
+                membership.create_time.as_deref(),
+                &membership.name,
+            )
+        })
 }
 
 /// Finds the member to promote, and the rule that picked it.
@@ -250,34 +257,61 @@ fn find_successor(
     if !policy.successor_fallback {
         return None;
     }
-    draft
-        .present
-        .iter()
-        .enumerate()
-        .filter(|(_, present)| {
-            let role = &present.membership.role;
-            let manager_or_member =
-                *role == MembershipRole::AssistantManager || *role == MembershipRole::Member;
-            manager_or_member && valid_fallback(draft, present)
-        })
-        .min_by_key(|(_, present)| seniority(present))
-        .map(|(index, _)| (Successor::Present(index), SuccessorRule::LongestStanding))
+
+    // The fallback ranks members by the role they have once the plan ran,
+    // and counts the members it adds, so that planning again after the run
+    // finds the same candidates.
+    let mut candidates: Vec<(Seniority, Successor)> = Vec::new();
+    for (index, present) in draft.present.iter().enumerate() {
+        let role = planned_role(draft, present);
+        if is_manager_or_member(&role) && valid_fallback(draft, present) {
+            let membership = present.membership;
+            let key = seniority(&role, membership.create_time.as_deref(), &membership.name);
+            candidates.push((key, Successor::Present(index)));
+        }
+    }
+    for (principal, role) in &draft.added {
+        if matches!(principal, Principal::Group(_)) {
+            continue;
+        }
+        let resource = principal_ref(principal).resource;
+        let key = seniority(&role.to_api(), None, &resource);
+        candidates.push((key, Successor::Added(principal.clone())));
+    }
+    candidates
+        .into_iter()
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, successor)| (successor, SuccessorRule::LongestStanding))
 }
 
-/// Ranks fallback candidates: higher role first, then the oldest
-/// membership, then by membership name.
+fn is_manager_or_member(role: &MembershipRole) -> bool {
+    *role == MembershipRole::AssistantManager || *role == MembershipRole::Member
+}
+
+/// Returns the role a membership has once the draft's steps ran.
+fn planned_role(draft: &Draft<'_>, present: &Present<'_>) -> MembershipRole {
+    match draft.step_of(present).map(|step| &step.action) {
+        Some(Action::SetRole { to, .. }) => to.clone(),
+        _ => present.membership.role.clone(),
+    }
+}
+
+/// Fallback rank: higher role first, then the oldest membership, then by
+/// name (a member the plan adds has no creation time and ranks after those
+/// that have one).
+type Seniority = (Reverse<u8>, bool, String, String);
+
+/// Builds the fallback rank of a member.
 ///
 /// NOTE: creation times compare as text, which orders RFC 3339 times
 /// correctly only when they share one offset and precision, as the API's
 /// UTC `Z` times do.
-fn seniority<'a>(present: &'a Present<'_>) -> (Reverse<u8>, bool, &'a str, &'a str) {
-    let membership = present.membership;
-    let created = membership.create_time.as_deref();
+fn seniority(role: &MembershipRole, created: Option<&str>, name: &str) -> Seniority {
     (
-        Reverse(role_rank(&membership.role)),
+        Reverse(role_rank(role)),
         created.is_none(),
-        created.unwrap_or(""),
-        &membership.name,
+        created.unwrap_or("").to_string(),
+        name.to_string(),
     )
 }
 

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use chat_reconcile::chat::model::{Affiliation, MembershipRole, MembershipState, SpaceType, UserType};
+use chat_reconcile::chat::model::{
+    Affiliation, MembershipRole, MembershipState, SpaceType, UserType,
+};
 use chat_reconcile::observe::{ObservedMember, ObservedMembership, ObservedSpace, ObservedState};
 use chat_reconcile::plan::{Action, Operation, Reason, SpacePlan};
 use chat_reconcile::policy::{Mode, Policy, Principal, Role, SpacePolicy};
@@ -146,8 +148,14 @@ pub fn lines(operations: &[Operation]) -> Vec<String> {
         .map(|operation| {
             let action = match &operation.action {
                 Action::Add { member } => format!("add {member}"),
-                Action::SetRole { member, from, to, .. } => {
-                    format!("set_role {member} {}->{}", from.admin_word(), to.admin_word())
+                Action::SetRole {
+                    member, from, to, ..
+                } => {
+                    format!(
+                        "set_role {member} {}->{}",
+                        from.admin_word(),
+                        to.admin_word()
+                    )
                 }
                 Action::Remove { member, .. } => format!("remove {member}"),
             };
