@@ -11,10 +11,10 @@
 //!
 //! A listed principal that matches no membership and is not on the offboard
 //! list is present afterwards (outside direct messages). Two exceptions are
-//! allowed: a member the plan reports as blocked stays as it was, and the
-//! owner rule may leave one member as the sole joined owner, which the plan
-//! then names in a warning (a protected member whose demotion is blocked
-//! may still be promoted that way).
+//! allowed. A member the plan reports as blocked stays as it was. The owner
+//! rule may leave one member as the sole joined owner, which the plan then
+//! names in a warning, and this may promote a protected member whose
+//! demotion is blocked.
 
 mod plan_common;
 
@@ -199,12 +199,14 @@ fn build_policy(case: &Case) -> Policy {
         keep: Vec::new(),
         location: "policy.yaml:1:1".to_string(),
     };
+
     let mut space_successors = Vec::new();
     let mut global_successors = Vec::new();
     for (index, (_, (listed, protect, offboard, keep, by_email, space_rank, global_rank))) in
         case.users.iter().enumerate()
     {
         let principal = user_principal(index + 1, *by_email);
+
         if let Some(role) = listed {
             space
                 .members
@@ -219,6 +221,7 @@ fn build_policy(case: &Case) -> Policy {
         if *keep {
             space.keep.push(principal.clone());
         }
+
         // Successor lists name users the other way round half the time, so
         // both forms of matching are exercised.
         let other = user_principal(index + 1, !*by_email);
@@ -229,6 +232,7 @@ fn build_policy(case: &Case) -> Policy {
             global_successors.push((*rank, principal));
         }
     }
+
     for (index, (_, listed, offboard, keep)) in case.groups.iter().enumerate() {
         let principal = Principal::Group(format!("groups/g{index}"));
         if *listed {
@@ -241,6 +245,7 @@ fn build_policy(case: &Case) -> Policy {
             space.keep.push(principal);
         }
     }
+
     space_successors.sort();
     global_successors.sort();
     space.successors = space_successors.into_iter().map(|(_, p)| p).collect();
@@ -406,12 +411,12 @@ fn check_desired(
                 "{name} has no membership before or after"
             )));
         };
-        let shown = display(member);
-        let unchanged_blocked =
-            blocked.contains(shown.as_str()) && before.map(|m| &m.role) == now.map(|m| &m.role);
+        let member_display = display(member);
+        let unchanged_blocked = blocked.contains(member_display.as_str())
+            && before.map(|m| &m.role) == now.map(|m| &m.role);
         let kept_owner = now.is_some_and(is_joined_owner)
             && joined_owners == 1
-            && warnings.iter().any(|w| w.contains(&shown));
+            && warnings.iter().any(|w| w.contains(&member_display));
         prop_assert!(
             unchanged_blocked || kept_owner,
             "{} is {:?} after the plan, expected {:?}",

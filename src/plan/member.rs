@@ -1,4 +1,4 @@
-//! How the planner names members and matches policy principals to them.
+//! Member references and the matching of policy principals to memberships.
 
 use crate::chat::model::{Affiliation, MembershipRole, MembershipState, SpaceType, UserType};
 use crate::observe::model::{ObservedMember, ObservedMembership};
@@ -97,8 +97,8 @@ pub(crate) fn is_group(membership: &ObservedMembership) -> bool {
     matches!(membership.member, ObservedMember::Group { .. })
 }
 
-/// Returns true for a joined human, the only kind of member that can be
-/// promoted to replace a departing owner.
+/// Returns true for a joined human, the only kind of member the owner rule
+/// picks as a successor.
 pub(crate) fn is_joined_human(membership: &ObservedMembership) -> bool {
     let human = matches!(
         &membership.member,
@@ -110,8 +110,8 @@ pub(crate) fn is_joined_human(membership: &ObservedMembership) -> bool {
     human && membership.state == MembershipState::Joined
 }
 
-/// Returns true when the membership belongs to the organisation; a missing
-/// affiliation counts as internal because the API leaves it out for them.
+/// Returns true when the membership belongs to the organisation. A
+/// membership without an affiliation counts as internal.
 pub(crate) fn is_internal(membership: &ObservedMembership) -> bool {
     matches!(membership.affiliation, None | Some(Affiliation::Internal))
 }

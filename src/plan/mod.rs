@@ -1,10 +1,10 @@
 //! The planner: resolved policy plus observed state in, plan out. No I/O.
 //!
-//! For each space the policy names, [`space`] works out what the policy asks
-//! for member by member, [`successor`] makes sure a `SPACE` keeps a joined
-//! owner after every operation, and [`step`] puts the operations in run
-//! order. [`simulate`](simulate()) runs a plan on an observed state in memory, which
-//! is how the tests check the plan's guarantees.
+//! For each space the policy names, `space.rs` works out the changes the
+//! policy requires member by member. `successor.rs` then makes sure a
+//! `SPACE` keeps a joined owner after every operation, and `step.rs` puts
+//! the operations in run order. [`simulate()`] runs a plan on an observed
+//! state in memory, which is how the tests check the plan's guarantees.
 
 mod member;
 pub mod model;

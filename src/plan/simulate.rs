@@ -60,10 +60,10 @@ pub enum SimulationError {
 ///
 /// # Errors
 ///
-/// Returns the first operation that would remove or demote the last joined
-/// owner of a `SPACE`, that targets a membership the space lacks, that adds
-/// an existing member, whose `from` role is not the current role, or whose
-/// index or dependencies are out of order.
+/// Returns an error for the first operation that cannot run. That is one
+/// that would remove or demote the last joined owner of a `SPACE`, targets a
+/// membership the space lacks, adds an existing member, expects a `from`
+/// role the membership does not have, or is out of order.
 pub fn simulate(
     space: &ObservedSpace,
     operations: &[Operation],

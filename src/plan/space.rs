@@ -1,8 +1,8 @@
-//! The first pass over one space: what the policy asks for, member by
-//! member, before the owner rule is applied.
+//! The first pass over one space: the changes the policy requires, member
+//! by member, before the owner rule is applied.
 //!
-//! Every existing membership gets at most one step (a role change or a
-//! removal); every listed principal the space lacks gets an add, followed by
+//! Every existing membership gets at most one step, a role change or a
+//! removal. Every listed principal the space lacks gets an add, followed by
 //! a role change when its role is above member.
 
 use crate::chat::model::SpaceType;
@@ -15,7 +15,7 @@ use super::member::{
 use super::model::{Action, BlockReason, Blocked, MemberRef, Reason};
 use super::step::Step;
 
-/// What the planner knows about one existing membership.
+/// The planner's view of one existing membership.
 #[derive(Debug)]
 pub(crate) struct Present<'a> {
     pub membership: &'a ObservedMembership,
@@ -62,7 +62,7 @@ impl Draft<'_> {
     }
 }
 
-/// Builds the steps the policy asks for in one space, without the owner
+/// Builds the steps the policy requires in one space, without the owner
 /// rule.
 pub(crate) fn draft<'a>(
     policy: &Policy,
@@ -272,7 +272,7 @@ fn plan_missing(
 }
 
 /// Returns true when the listed role can be set on the membership, and warns
-/// when the policy asks for a role that cannot exist there.
+/// when the policy requests a role that cannot exist there.
 fn role_applies(
     space_type: &SpaceType,
     membership: &ObservedMembership,

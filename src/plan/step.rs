@@ -34,7 +34,7 @@ impl Step {
         }
     }
 
-    /// Builds the role change that follows an add in the same plan; it
+    /// Builds the role change that follows an add in the same plan. It
     /// patches the membership the add creates.
     pub fn set_role_after_add(member: MemberRef, to: MembershipRole, reason: Reason) -> Self {
         let add = StepKey {

@@ -1,4 +1,5 @@
-//! The owner rule: a `SPACE` never loses its last joined owner.
+//! The owner rule: no operation removes or demotes the last joined owner
+//! of a `SPACE`.
 //!
 //! Steps run in the order adds, promotions, demotions, removals, so every
 //! owner the plan gains exists before the first owner leaves, and the owner
