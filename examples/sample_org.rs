@@ -160,7 +160,11 @@ fn add_staff(space: &mut Space, rng: &mut Rng, users: &[User], count: usize) {
         if space.memberships.iter().any(|m| m.user == Some(user)) {
             continue;
         }
-        let role = if rng.below(12) == 0 { MANAGER } else { MEMBER };
+        let role = if space.space_type == "SPACE" && rng.below(12) == 0 {
+            MANAGER
+        } else {
+            MEMBER
+        };
         let invited = !users[user].auto_accept;
         let mut membership = member(user, role, 100 + rng.below(1500));
         membership.invited = invited;

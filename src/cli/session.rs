@@ -123,9 +123,7 @@ fn build_limits(args: &LimitArgs) -> Result<RateLimits, Failure> {
 /// Starts the emulator on a free loopback port and returns it with the
 /// first token its state file lists.
 async fn start_emulator(state_path: &Path) -> Result<(Emulator, AccessToken), Failure> {
-    let state = EmulatorState::load(state_path)
-        .with_context(|| format!("invalid emulator state file {}", state_path.display()))
-        .map_err(Failure::usage)?;
+    let state = EmulatorState::load(state_path).map_err(Failure::usage)?;
     let Some(token) = state.tokens().first().cloned() else {
         return Err(Failure::usage(anyhow!(
             "the emulator state file {} lists no tokens; add one under `tokens:`",
