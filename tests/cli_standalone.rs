@@ -1,0 +1,139 @@
+//! The real binary against a standalone emulator process, as an operator
+//! would run it: `plan --detailed-exitcode`, `apply --yes`, then `plan`
+//! again.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_chat-reconcile");
+
+/// A standalone emulator, killed when dropped.
+struct Standalone {
+    child: Child,
+    url: String,
+}
+
+impl Standalone {
+    fn start(state: &str) -> Self {
+        let mut child = Command::new(BINARY)
+            .args(["emulator", "--state", state, "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("emulator starts");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the emulator prints its address before anything else")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep reading stderr so the emulator never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BINARY)
+            .args(args)
+            .args(["--endpoint", &self.url, "--policy", "policies/example.yaml"])
+            .env("GOOGLE_OAUTH_ACCESS_TOKEN", "demo-token")
+            .env_remove("CHAT_RECONCILE_ENDPOINT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("binary runs")
+    }
+
+    fn counters(&self) -> serde_json::Value {
+        let url = format!("{}emulator/v1/counters", self.url);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::get(url).await.unwrap().json().await.unwrap()
+        })
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn plan_apply_plan_converges() {
+    let emulator = Standalone::start("examples/sample-org.yaml");
+
+    let pending = emulator.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(pending.status.code(), Some(3), "{}", describe(&pending));
+
+    let applied = emulator.run(&[
+        "apply",
+        "--yes",
+        "--space-writes-per-second",
+        "50",
+        "--writes-per-minute",
+        "6000",
+    ]);
+    assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
+    let summary = String::from_utf8_lossy(&applied.stdout);
+    assert!(
+        summary.contains("verification   passed"),
+        "{}",
+        describe(&applied)
+    );
+
+    let settled = emulator.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(settled.status.code(), Some(0), "{}", describe(&settled));
+    let text = String::from_utf8_lossy(&settled.stdout);
+    assert!(text.contains("No changes."), "{}", describe(&settled));
+
+    let counters = emulator.counters();
+    assert_eq!(counters["only_owner_refusals"], 0, "{counters}");
+    assert_eq!(counters["spaces_left_without_owner"], 0, "{counters}");
+}
+
+#[test]
+fn invalid_policy_makes_no_request() {
+    let emulator = Standalone::start("examples/sample-org.yaml");
+    let dir = std::env::temp_dir().join(format!("cr-standalone-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("bad.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nspaces:\n  - space: spaces/AAAA\n    owners: [bob@]\n",
+    )
+    .unwrap();
+
+    let output = Command::new(BINARY)
+        .args(["plan", "--endpoint", &emulator.url, "--policy"])
+        .arg(&policy)
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "demo-token")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.yaml:4:"), "{}", describe(&output));
+
+    let counters = emulator.counters();
+    assert_eq!(
+        counters["requests"], 0,
+        "the emulator saw a request: {counters}"
+    );
+}
