@@ -209,3 +209,58 @@ fn settings_overrides() {
         .to_string();
     assert!(error.contains("from 0 to 1"), "{error}");
 }
+
+#[tokio::test]
+async fn inspection_shows_settings_and_counters() {
+    let yaml = format!(
+        "{STATE}quotas:\n  membership_reads: 1/min\ncallers:\n  - {{token: app-token, kind: app, user: \"2001\", scopes: [chat.bot]}}\nfaults:\n  seed: 3\n  methods:\n    spaces.get: {{error_504: 1.0}}\n"
+    );
+    let fixture = Fixture::start(&yaml).await;
+    let members = "v1/spaces/AAAAeng/members";
+    fixture.get(members, &[]).await.ok();
+    assert_eq!(fixture.get(members, &[]).await.status, 429);
+    assert_eq!(fixture.get("v1/spaces/AAAAeng", &[]).await.status, 504);
+
+    let fetch = |path: &'static str| {
+        let url = fixture.emulator.url().join(path).unwrap();
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let settings = fetch("emulator/v1/settings").await;
+    assert_eq!(settings["quotas"]["membership_reads"], "1/min");
+    assert_eq!(settings["quotas"]["per_space_writes"], "1/s");
+    assert_eq!(settings["faults"]["seed"], 3);
+    assert_eq!(
+        settings["faults"]["methods"]["spaces.get"]["error_504"],
+        1.0
+    );
+    let callers = settings["callers"].as_array().unwrap();
+    assert!(
+        callers
+            .iter()
+            .any(|caller| caller["kind"] == "app" && caller["user"] == "users/2001")
+    );
+    assert!(
+        !settings.to_string().contains("app-token"),
+        "tokens must not be shown"
+    );
+
+    let counters = fetch("emulator/v1/counters").await;
+    assert_eq!(counters["quota"]["membership_reads"]["exhausted"], 1);
+    assert_eq!(counters["faults_injected"]["error_504"], 1);
+    assert_eq!(counters["fault_seed"], 3);
+    let requests = fetch("emulator/v1/requests").await;
+    let last = requests["requests"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["status"].clone(), last["fault"].clone()),
+        (504.into(), "error_504".into())
+    );
+}

@@ -1,15 +1,19 @@
 //! A local, stateful, strict emulator of the Chat API over real HTTP.
 //!
-//! It serves spaces.list, spaces.get and spaces.members list, get, create,
-//! patch and delete under `/v1/`, from a YAML state file (see
-//! [`EmulatorState`]). It is strict on purpose: an unknown route, query
+//! It serves spaces.list, spaces.get, spaces.search (admin mode) and
+//! spaces.members list, get, create, patch and delete under `/v1/`, from a
+//! YAML state file (see [`EmulatorState`]). Each token stands for a caller
+//! whose kind and scopes are enforced ([`Caller`]); quotas
+//! ([`QuotaSettings`]) and injected latency and faults ([`FaultSettings`])
+//! come from the state file or from overrides. It is strict on purpose: an unknown route, query
 //! parameter, body field or filter term is an error that names it, so a
 //! client bug fails a test instead of passing silently. Where Google
 //! documents no behaviour, the choice is written next to the code.
 //!
 //! Inspection routes need no token and are neither counted nor logged:
-//! `GET /emulator/v1/counters`, `GET /emulator/v1/state` (a [`Snapshot`])
-//! and `GET /emulator/v1/requests` (the [`RequestRecord`] log).
+//! `GET /emulator/v1/counters`, `GET /emulator/v1/state` (a [`Snapshot`]),
+//! `GET /emulator/v1/requests` (the [`RequestRecord`] log) and
+//! `GET /emulator/v1/settings` (quotas, faults, and callers without tokens).
 
 mod caller;
 mod error;
@@ -217,7 +221,7 @@ pub async fn run_state(
         state_path.display()
     );
     eprintln!(
-        "inspect it at {url}emulator/v1/state, {url}emulator/v1/counters and {url}emulator/v1/requests; press Ctrl-C to stop"
+        "inspect it at {url}emulator/v1/state, {url}emulator/v1/counters, {url}emulator/v1/requests and {url}emulator/v1/settings; press Ctrl-C to stop"
     );
 
     tokio::signal::ctrl_c()

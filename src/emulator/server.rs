@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult, Status};
 use super::faults::{ConnectionReset, Decision, Fault, Injector};
-use super::quota::Quotas;
+use super::quota::{Bucket, Quotas};
 use super::state::EmulatorState;
 use super::{Counters, RequestRecord, members, snapshot, spaces};
 
@@ -429,8 +429,8 @@ fn route(method: &Method, path: &str) -> Result<ApiCall, ApiError> {
     };
     call.ok_or_else(|| {
         ApiError::not_found(format!(
-            "no route for {method} {path}; the emulator serves spaces.list, spaces.get and spaces.members \
-             list, get, create, patch and delete under /v1/"
+            "no route for {method} {path}; the emulator serves spaces.list, spaces.get, spaces.search and \
+             spaces.members list, get, create, patch and delete under /v1/"
         ))
     })
 }
@@ -443,6 +443,7 @@ fn inspect(shared: &Shared, method: &Method, path: &str, raw_query: &str) -> Api
         "/emulator/v1/counters",
         "/emulator/v1/state",
         "/emulator/v1/requests",
+        "/emulator/v1/settings",
     ];
     if method != Method::GET || !known.contains(&path) {
         return Err(ApiError::not_found(format!(
@@ -458,9 +459,61 @@ fn inspect(shared: &Shared, method: &Method, path: &str, raw_query: &str) -> Api
     let body = match path {
         "/emulator/v1/counters" => serde_json::to_value(&inner.counters),
         "/emulator/v1/state" => serde_json::to_value(snapshot::take(&inner.state)),
+        "/emulator/v1/settings" => Ok(settings_json(&inner.state)),
         _ => serde_json::to_value(json!({ "requests": inner.requests })),
     };
     Ok(body.expect("inspection values serialize to JSON"))
+}
+
+/// The quotas, fault settings and callers, for `/emulator/v1/settings`.
+/// Callers are shown without their tokens.
+fn settings_json(state: &EmulatorState) -> serde_json::Value {
+    let quotas: serde_json::Map<String, serde_json::Value> = Bucket::ALL
+        .into_iter()
+        .map(|bucket| {
+            let rate = state
+                .quotas
+                .rate(bucket)
+                .map_or("off".to_string(), |rate| rate.to_string());
+            (bucket.as_str().to_string(), json!(rate))
+        })
+        .collect();
+    let methods: serde_json::Map<String, serde_json::Value> = state
+        .faults
+        .methods
+        .iter()
+        .map(|(method, faults)| {
+            let value = json!({
+                "latency_ms": faults.latency.as_millis() as u64,
+                "jitter_ms": faults.jitter.as_millis() as u64,
+                "error_500": faults.internal,
+                "error_503": faults.unavailable,
+                "error_504": faults.deadline,
+                "reset": faults.reset,
+                "hang": faults.hang,
+                "hang_for_ms": faults.hang_for.as_millis() as u64,
+            });
+            (method.clone(), value)
+        })
+        .collect();
+    let mut callers: Vec<serde_json::Value> = state
+        .tokens
+        .iter()
+        .filter_map(|token| state.callers.get(token))
+        .map(|caller| {
+            json!({
+                "kind": caller.kind.as_str(),
+                "user": caller.user.as_ref().map(|id| format!("users/{id}")),
+                "scopes": caller.scopes,
+            })
+        })
+        .collect();
+    callers.dedup();
+    json!({
+        "quotas": quotas,
+        "faults": { "seed": state.faults.seed, "methods": methods },
+        "callers": callers,
+    })
 }
 
 /// The request as the log shows it.
