@@ -6,7 +6,7 @@
 //! The same seed and the same sequence of requests give the same faults.
 //!
 //! An injected error or reset happens before the method runs, so the state
-//! is unchanged. A hang holds the answer for its duration and then runs the
+//! is unchanged. A hang delays the answer for its duration and then runs the
 //! method; if the client gives up first, the request is dropped unrun.
 
 use std::collections::BTreeMap;
@@ -179,7 +179,7 @@ fn check_method(method: &str) -> anyhow::Result<()> {
     )
 }
 
-/// What the fault step decided for one request.
+/// The fault step's decision for one request: a delay and maybe a fault.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Decision {
     pub delay: Duration,

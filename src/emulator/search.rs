@@ -212,8 +212,8 @@ impl SpaceQuery {
                 }
             }
         }
-        // Time conditions on one field at the top level form one interval,
-        // which is the same as AND inside parentheses.
+        // Several top-level terms on one time field are joined by AND, which
+        // describes an interval just as AND inside parentheses does.
         let parsed = SpaceQuery { terms };
         parsed.check(query)?;
         Ok(parsed)
