@@ -26,8 +26,14 @@ fn fixture_state_parses() {
 fn invalid_states_named() {
     let alice = "users:\n  - {id: \"1\", email: a@example.com}\n";
     let cases: Vec<(String, &str)> = vec![
-        ("users: []\n".into(), "missing field `tokens`"),
-        ("tokens: []\n".into(), "`tokens` is empty"),
+        (
+            "users: []\n".into(),
+            "`tokens` and `callers` are both empty",
+        ),
+        (
+            "tokens: []\n".into(),
+            "`tokens` and `callers` are both empty",
+        ),
         ("tokens: [\"a b\"]\n".into(), "no whitespace"),
         (state("colour: blue\n"), "colour"),
         (state("show_emails: yes\n"), "show_emails"),

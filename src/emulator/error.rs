@@ -1,4 +1,5 @@
-//! Errors in Google's shape: `{"error": {"code", "message", "status"}}`.
+//! Errors in Google's shape: `{"error": {"code", "message", "status", "details"}}`,
+//! with `details` present only when it has entries.
 //!
 //! Each status carries the HTTP code that Google's error model pairs with it,
 //! so a handler only picks the status and writes the message.
@@ -15,6 +16,11 @@ pub enum Status {
     NotFound,
     AlreadyExists,
     Unimplemented,
+    PermissionDenied,
+    ResourceExhausted,
+    Internal,
+    Unavailable,
+    DeadlineExceeded,
 }
 
 impl Status {
@@ -26,6 +32,11 @@ impl Status {
             Status::NotFound => "NOT_FOUND",
             Status::AlreadyExists => "ALREADY_EXISTS",
             Status::Unimplemented => "UNIMPLEMENTED",
+            Status::PermissionDenied => "PERMISSION_DENIED",
+            Status::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Status::Internal => "INTERNAL",
+            Status::Unavailable => "UNAVAILABLE",
+            Status::DeadlineExceeded => "DEADLINE_EXCEEDED",
         }
     }
 
@@ -36,6 +47,11 @@ impl Status {
             Status::NotFound => StatusCode::NOT_FOUND,
             Status::AlreadyExists => StatusCode::CONFLICT,
             Status::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Status::PermissionDenied => StatusCode::FORBIDDEN,
+            Status::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Status::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Status::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Status::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 }
@@ -45,6 +61,8 @@ impl Status {
 pub struct ApiError {
     pub status: Status,
     pub message: String,
+    /// The `details` array of the body, such as an ErrorInfo; often empty.
+    pub details: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -52,7 +70,18 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// Adds an entry to `details`.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.details.push(detail);
+        self
+    }
+
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(Status::PermissionDenied, message)
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -77,13 +106,17 @@ impl ApiError {
 
     /// Renders the body Google sends with every error.
     pub fn body(&self) -> serde_json::Value {
-        json!({
+        let mut body = json!({
             "error": {
                 "code": self.status.http().as_u16(),
                 "message": self.message,
                 "status": self.status.as_str(),
             }
-        })
+        });
+        if !self.details.is_empty() {
+            body["error"]["details"] = serde_json::Value::Array(self.details.clone());
+        }
+        body
     }
 }
 

@@ -5,14 +5,16 @@
 use serde_json::{Map, Value, json};
 
 use super::Counters;
+use super::caller::{Caller, CallerKind};
 use super::error::{ApiError, ApiResult};
 use super::filter::MemberFilter;
 use super::paging::{next_page_token, page_request};
+use super::server::Access;
 use super::server::Query;
-use super::spaces::{find, find_mut, percent_decode, space_id};
+use super::spaces::{find, find_mut, find_visible, percent_decode, space_id};
 use super::state::{
-    EmulatorState, Member, Membership, MembershipState, Role, Space, SpaceType, UserType, is_email,
-    is_numeric_id,
+    Affiliation, EmulatorState, Member, Membership, MembershipState, Role, Space, SpaceType,
+    UserType, is_email, is_numeric_id,
 };
 use super::time::now_rfc3339;
 use super::wire::membership_json;
@@ -138,7 +140,57 @@ fn refuse_only_owner(
     Ok(())
 }
 
-pub(crate) fn list(state: &EmulatorState, space_segment: &str, query: &Query) -> ApiResult {
+/// Whether the caller is a joined owner of the space; the default caller
+/// is an owner of every space.
+fn is_owner(space: &Space, caller: &Caller) -> bool {
+    match &caller.user {
+        None => true,
+        Some(user) => space
+            .memberships
+            .get(user)
+            .is_some_and(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined),
+    }
+}
+
+/// Refuses to remove or change an owner's membership unless the caller is
+/// an owner of the space or uses admin mode.
+fn check_may_change_owner(
+    access: &Access<'_>,
+    space_id: &str,
+    space: &Space,
+    key: &str,
+    action: &str,
+) -> Result<(), ApiError> {
+    let target_is_owner = space
+        .memberships
+        .get(key)
+        .is_some_and(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined);
+    if target_is_owner && !access.admin_mode && !is_owner(space, access.caller) {
+        return Err(ApiError::permission_denied(format!(
+            "cannot {action} spaces/{space_id}/members/{key}: it is an owner, and only an owner of spaces/{space_id} \
+             or an administrator with useAdminAccess=true may {action} an owner"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the membership belongs to a Chat app.
+fn is_app(state: &EmulatorState, membership: &Membership) -> bool {
+    match &membership.member {
+        Member::User(id) => state
+            .users
+            .get(id)
+            .is_some_and(|user| user.user_type == UserType::Bot),
+        Member::Group(_) => false,
+    }
+}
+
+pub(crate) fn list(
+    state: &EmulatorState,
+    access: &Access<'_>,
+    space_segment: &str,
+    query: &Query,
+) -> ApiResult {
     let space_id = space_id(space_segment)?;
     let show_groups = query.flag("showGroups")?;
     let show_invited = query.flag("showInvited")?;
@@ -162,9 +214,19 @@ pub(crate) fn list(state: &EmulatorState, space_segment: &str, query: &Query) ->
         "spaces.members.list\n{space_id}\n{filter_text}\n{show_groups}\n{show_invited}\n{use_admin_access}"
     );
     let page = page_request(query.get("pageSize"), query.get("pageToken"), &fingerprint)?;
-    let space = find(state, &space_id)?;
+    if show_invited && access.caller.kind == CallerKind::App {
+        return Err(ApiError::permission_denied(
+            "showInvited=true needs user authentication; an app caller cannot list invitations",
+        ));
+    }
+    let space = find_visible(state, access, &space_id)?;
+    // App authentication never lists app memberships, its own included.
+    let hide_apps = access.caller.kind == CallerKind::App;
 
     let visible = |membership: &Membership| {
+        if hide_apps && is_app(state, membership) {
+            return false;
+        }
         let user_type = match &membership.member {
             Member::Group(_) if !show_groups => return false,
             Member::Group(_) => None,
@@ -207,12 +269,13 @@ pub(crate) fn list(state: &EmulatorState, space_segment: &str, query: &Query) ->
 /// Returns one membership; `{member}` may be the user's email.
 pub(crate) fn get(
     state: &EmulatorState,
+    access: &Access<'_>,
     space_segment: &str,
     member_segment_text: &str,
 ) -> ApiResult {
     let space_id = space_id(space_segment)?;
     let segment = member_segment(&space_id, member_segment_text)?;
-    let space = find(state, &space_id)?;
+    let space = find_visible(state, access, &space_id)?;
     let key = membership_key(state, &space_id, space, &segment)?;
     Ok(membership_json(
         &space_id,
@@ -224,9 +287,14 @@ pub(crate) fn get(
 
 /// Adds a user or a group to a space as ROLE_MEMBER. A user whose
 /// `auto_accept` is false gets an INVITED membership.
-pub(crate) fn create(state: &mut EmulatorState, space_segment: &str, body: &[u8]) -> ApiResult {
+pub(crate) fn create(
+    state: &mut EmulatorState,
+    access: &Access<'_>,
+    space_segment: &str,
+    body: &[u8],
+) -> ApiResult {
     let space_id = space_id(space_segment)?;
-    find(state, &space_id)?;
+    find_visible(state, access, &space_id)?;
     let request = json_object(body)?;
     reject_unknown_fields(&request, &MEMBERSHIP_FIELDS, "Membership")?;
 
@@ -260,6 +328,14 @@ pub(crate) fn create(state: &mut EmulatorState, space_segment: &str, body: &[u8]
         }
     };
 
+    if let Member::User(id) = &member
+        && access.admin_mode
+        && state.users[id].affiliation != Affiliation::Internal
+    {
+        return Err(ApiError::permission_denied(format!(
+            "users/{id} is outside the organisation, and admin mode cannot add users from outside the organisation"
+        )));
+    }
     let new_state = match &member {
         Member::User(id) if !state.users[id].auto_accept => MembershipState::Invited,
         _ => MembershipState::Joined,
@@ -391,6 +467,7 @@ fn requested_group(state: &EmulatorState, group: &Value) -> Result<String, ApiEr
 pub(crate) fn patch(
     state: &mut EmulatorState,
     counters: &mut Counters,
+    access: &Access<'_>,
     space_segment: &str,
     member_segment_text: &str,
     query: &Query,
@@ -443,12 +520,18 @@ pub(crate) fn patch(
         }
     };
 
-    let space = find(state, &space_id)?;
+    let space = find_visible(state, access, &space_id)?;
     let Some(membership) = space.memberships.get(&key) else {
         return Err(ApiError::not_found(format!(
             "membership spaces/{space_id}/members/{key} not found"
         )));
     };
+    if access.admin_mode && is_app(state, membership) {
+        return Err(ApiError::permission_denied(format!(
+            "spaces/{space_id}/members/{key} belongs to a Chat app, and admin mode cannot change app memberships"
+        )));
+    }
+    check_may_change_owner(access, &space_id, space, &key, "change")?;
     if space.space_type != SpaceType::Space {
         return Err(ApiError::failed_precondition(format!(
             "cannot change roles in spaces/{space_id}: it is a {}, and roles exist only in spaces of type SPACE",
@@ -507,12 +590,33 @@ pub(crate) fn patch(
 pub(crate) fn delete(
     state: &mut EmulatorState,
     counters: &mut Counters,
+    access: &Access<'_>,
     space_segment: &str,
     member_segment_text: &str,
 ) -> ApiResult {
     let space_id = space_id(space_segment)?;
     let segment = member_segment(&space_id, member_segment_text)?;
-    let key = membership_key(state, &space_id, find(state, &space_id)?, &segment)?;
+    let space = find_visible(state, access, &space_id)?;
+    let key = membership_key(state, &space_id, space, &segment)?;
+    let membership = &space.memberships[&key];
+    if access.caller.kind == CallerKind::App && !access.admin_mode {
+        if matches!(membership.member, Member::Group(_)) {
+            return Err(ApiError::permission_denied(format!(
+                "an app caller cannot remove groups; spaces/{space_id}/members/{key} is a group membership"
+            )));
+        }
+        if is_app(state, membership) {
+            return Err(ApiError::permission_denied(format!(
+                "an app caller cannot remove Chat apps; spaces/{space_id}/members/{key} belongs to an app"
+            )));
+        }
+    }
+    if access.admin_mode && is_app(state, membership) {
+        return Err(ApiError::permission_denied(format!(
+            "spaces/{space_id}/members/{key} belongs to a Chat app, and admin mode cannot remove app memberships"
+        )));
+    }
+    check_may_change_owner(access, &space_id, space, &key, "remove")?;
 
     let space = find_mut(state, &space_id)?;
     if space.space_type == SpaceType::DirectMessage {

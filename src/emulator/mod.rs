@@ -1,20 +1,28 @@
 //! A local, stateful, strict emulator of the Chat API over real HTTP.
 //!
-//! It serves spaces.list, spaces.get and spaces.members list, get, create,
-//! patch and delete under `/v1/`, from a YAML state file (see
-//! [`EmulatorState`]). It is strict on purpose: an unknown route, query
+//! It serves spaces.list, spaces.get, spaces.search (admin mode) and
+//! spaces.members list, get, create, patch and delete under `/v1/`, from a
+//! YAML state file (see [`EmulatorState`]). Each token stands for a caller
+//! whose kind and scopes are enforced ([`Caller`]); quotas
+//! ([`QuotaSettings`]) and injected latency and faults ([`FaultSettings`])
+//! come from the state file or from overrides. It is strict on purpose: an unknown route, query
 //! parameter, body field or filter term is an error that names it, so a
 //! client bug fails a test instead of passing silently. Where Google
 //! documents no behaviour, the choice is written next to the code.
 //!
 //! Inspection routes need no token and are neither counted nor logged:
-//! `GET /emulator/v1/counters`, `GET /emulator/v1/state` (a [`Snapshot`])
-//! and `GET /emulator/v1/requests` (the [`RequestRecord`] log).
+//! `GET /emulator/v1/counters`, `GET /emulator/v1/state` (a [`Snapshot`]),
+//! `GET /emulator/v1/requests` (the [`RequestRecord`] log) and
+//! `GET /emulator/v1/settings` (quotas, faults, and callers without tokens).
 
+mod caller;
 mod error;
+mod faults;
 mod filter;
 mod members;
 mod paging;
+mod quota;
+mod search;
 mod server;
 mod snapshot;
 mod spaces;
@@ -31,6 +39,9 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use caller::{Caller, CallerKind, SCOPE_PREFIX};
+pub use faults::{EVERY_METHOD, FaultSettings, METHODS, MethodFaults};
+pub use quota::{Bucket, BucketCounter, QuotaSettings, Rate};
 pub use server::REQUEST_LOG_CAPACITY;
 pub use snapshot::{MembershipSnapshot, Snapshot, SpaceSnapshot};
 pub use state::{Affiliation, EmulatorState, MembershipState, Role, SpaceType, UserType};
@@ -65,6 +76,18 @@ pub struct Counters {
     /// Times a SPACE that had an owner was left with none. The only-owner
     /// rule prevents this, so anything but 0 is an emulator bug.
     pub spaces_left_without_owner: u64,
+    /// Requests refused with 403 PERMISSION_DENIED: a missing scope, the
+    /// wrong kind of caller, or a caller who may not change an owner.
+    pub permission_denials: u64,
+    /// Requests charged and refused (429) per quota bucket, keyed by
+    /// [`Bucket::as_str`]. Only buckets that were charged appear.
+    pub quota: BTreeMap<String, BucketCounter>,
+    /// Injected faults by kind: `error_500`, `error_503`, `error_504`,
+    /// `reset` and `hang`.
+    pub faults_injected: BTreeMap<String, u64>,
+    /// The seed of the fault generator; give it back as `faults.seed` to
+    /// repeat a run's faults.
+    pub fault_seed: u64,
 }
 
 /// One request to the Chat API routes, as logged by the emulator.
@@ -76,8 +99,12 @@ pub struct RequestRecord {
     pub query: String,
     /// The API method the request was routed to, such as `spaces.members.list`.
     pub api_method: Option<String>,
-    /// The HTTP status code of the response.
+    /// The HTTP status code of the response; 0 when the connection was
+    /// reset instead.
     pub status: u16,
+    /// The injected fault, if any: `error_500`, `error_503`, `error_504`,
+    /// `reset` or `hang`.
+    pub fault: Option<String>,
 }
 
 /// A running emulator.
@@ -98,13 +125,23 @@ impl Emulator {
         let url =
             url::Url::parse(&format!("http://{local}/")).expect("a socket address forms a URL");
 
+        let injector = faults::Injector::new(state.faults.seed);
+        let counters = Counters {
+            fault_seed: injector.seed,
+            ..Counters::default()
+        };
         let shared = Arc::new(Mutex::new(server::Inner {
             state,
-            counters: Counters::default(),
+            counters,
             requests: VecDeque::new(),
+            quotas: quota::Quotas::default(),
+            injector,
+            stopping: tokio::sync::watch::Sender::new(false),
         }));
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = server::router(shared.clone());
+        let app = server::router(shared.clone())
+            .into_make_service_with_connect_info::<faults::ConnectionReset>();
+        let listener = faults::ResettableListener(listener);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -143,6 +180,7 @@ impl Emulator {
 
     /// Stops serving and waits for the server task.
     pub async fn shutdown(self) {
+        self.lock().stopping.send_replace(true);
         let _ = self.stop.send(());
         match self.task.await {
             Ok(Ok(())) => tracing::debug!(url = %self.url, "emulator stopped"),
@@ -163,14 +201,27 @@ impl Emulator {
 /// counters on stop.
 pub async fn run_standalone(state_path: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let state = EmulatorState::load(state_path)?;
+    run_state(state, state_path, listen).await
+}
+
+/// Serves an already loaded state, for `chat-reconcile emulator` after it
+/// has applied command-line overrides with [`EmulatorState::set_quotas`]
+/// and [`EmulatorState::set_faults`]. `state_path` is only shown.
+pub async fn run_state(
+    state: EmulatorState,
+    state_path: &Path,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let quotas = state.quotas().describe();
     let emulator = Emulator::start(state, listen).await?;
     let url = emulator.url();
+    let seed = emulator.counters().fault_seed;
     eprintln!(
-        "emulator listening on {url} (state from {})",
+        "emulator listening on {url} (state from {}; {quotas}; fault seed {seed})",
         state_path.display()
     );
     eprintln!(
-        "inspect it at {url}emulator/v1/state, {url}emulator/v1/counters and {url}emulator/v1/requests; press Ctrl-C to stop"
+        "inspect it at {url}emulator/v1/state, {url}emulator/v1/counters, {url}emulator/v1/requests and {url}emulator/v1/settings; press Ctrl-C to stop"
     );
 
     tokio::signal::ctrl_c()
@@ -178,9 +229,10 @@ pub async fn run_standalone(state_path: &Path, listen: SocketAddr) -> anyhow::Re
         .context("cannot wait for Ctrl-C")?;
     let counters = emulator.counters();
     emulator.shutdown().await;
+    let refused: u64 = counters.quota.values().map(|bucket| bucket.exhausted).sum();
     eprintln!(
-        "emulator stopped after {} requests ({} only-owner refusals)",
-        counters.requests, counters.only_owner_refusals
+        "emulator stopped after {} requests ({} only-owner refusals, {} over quota, {} permission denials)",
+        counters.requests, counters.only_owner_refusals, refused, counters.permission_denials
     );
     Ok(())
 }

@@ -1,19 +1,24 @@
 //! The HTTP side: one axum fallback handler receives every request, so that
 //! routing, authentication, parameter checks, counting and the request log
-//! all happen in one place ([`handle`]). Later checks such as quotas, caller
-//! scopes or injected faults belong in [`dispatch`], between authentication
-//! and the method handler.
+//! all happen in one place ([`handle`]). [`admit`] runs the checks that come
+//! before a method (caller, scopes, quotas, injected faults) and [`run`] the
+//! method itself.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use tokio::sync::watch;
+
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult, Status};
+use super::faults::{ConnectionReset, Decision, Fault, Injector};
+use super::quota::{Bucket, Quotas};
 use super::state::EmulatorState;
 use super::{Counters, RequestRecord, members, snapshot, spaces};
 
@@ -29,6 +34,16 @@ pub(crate) struct Inner {
     pub state: EmulatorState,
     pub counters: Counters,
     pub requests: VecDeque<RequestRecord>,
+    pub quotas: Quotas,
+    pub injector: Injector,
+    /// Set to true on shutdown, which ends delays and hangs early.
+    pub stopping: watch::Sender<bool>,
+}
+
+/// Who is calling, and whether in admin mode (`useAdminAccess=true`).
+pub(crate) struct Access<'a> {
+    pub caller: &'a Caller,
+    pub admin_mode: bool,
 }
 
 pub(crate) type Shared = Arc<Mutex<Inner>>;
@@ -187,7 +202,11 @@ pub(crate) fn router(shared: Shared) -> axum::Router {
 
 /// Receives every request: inspection routes under `/emulator/v1/`, and the
 /// Chat API under `/v1/`.
-async fn handle(State(shared): State<Shared>, request: Request) -> Response {
+async fn handle(
+    State(shared): State<Shared>,
+    ConnectInfo(connection): ConnectInfo<ConnectionReset>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or("").to_string();
@@ -200,45 +219,91 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            shared
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .counters
-                .requests += 1;
+            lock(&shared).counters.requests += 1;
             let error = ApiError::invalid_argument(format!(
                 "request body is larger than {MAX_BODY_BYTES} bytes"
             ));
-            return record(&shared, &parts.method, &path, &raw_query, None, Err(error));
+            let request = RequestLine::new(&parts.method, &path, &raw_query, None);
+            return record(&shared, request, Err(error));
         }
     };
 
     let call = route(&parts.method, &path);
-    let result = {
-        let mut inner = shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        dispatch(&mut inner, call.as_ref(), &parts.headers, &raw_query, &body)
+    let method_name = call.as_ref().ok().map(ApiCall::method_name);
+    let mut request = RequestLine::new(&parts.method, &path, &raw_query, method_name);
+    let (admitted, mut stopping) = {
+        let mut inner = lock(&shared);
+        let admitted = admit(&mut inner, call.as_ref(), &parts.headers, &raw_query);
+        (admitted, inner.stopping.subscribe())
     };
-    let method_name = call.ok().map(|call| call.method_name());
-    record(
-        &shared,
-        &parts.method,
-        &path,
-        &raw_query,
-        method_name,
-        result,
-    )
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
+        Err(error) => return record(&shared, request, Err(error)),
+    };
+
+    if !admitted.decision.delay.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(admitted.decision.delay) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => {
+                let error = ApiError::new(Status::Unavailable, "the emulator is shutting down");
+                return record(&shared, request, Err(error));
+            }
+        }
+    }
+    let method = admitted.call_name;
+    match admitted.decision.fault {
+        Some(Fault::Reset) => {
+            request.fault = Some(Fault::Reset);
+            connection.trigger();
+            record(
+                &shared,
+                request,
+                Err(ApiError::new(Status::Unavailable, "connection reset")),
+            );
+            // The body is never written: the connection fails first.
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        Some(fault @ (Fault::Internal | Fault::Unavailable | Fault::Deadline)) => {
+            request.fault = Some(fault);
+            let error = fault.error(method).expect("an error fault has an error");
+            return record(&shared, request, Err(error));
+        }
+        Some(Fault::Hang) => request.fault = Some(Fault::Hang),
+        None => {}
+    }
+
+    let call = call.expect("admit accepts only routed calls");
+    let result = {
+        let mut inner = lock(&shared);
+        run(&mut inner, &call, &admitted, &body)
+    };
+    record(&shared, request, result)
 }
 
-/// Runs one API request against the state: authentication, parameter
-/// checks, then the method's handler.
-fn dispatch(
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Inner> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A request that passed every check before its method runs.
+struct Admitted {
+    call_name: &'static str,
+    caller: Caller,
+    query: Query,
+    admin_mode: bool,
+    decision: Decision,
+}
+
+/// Checks one API request before it runs, in this order: route,
+/// authentication, query parameters, the caller's kind and scopes, quotas,
+/// then draws its injected latency and fault.
+fn admit(
     inner: &mut Inner,
     call: Result<&ApiCall, &ApiError>,
     headers: &HeaderMap,
     raw_query: &str,
-    body: &[u8],
-) -> ApiResult {
+) -> Result<Admitted, ApiError> {
     inner.counters.requests += 1;
     let call = call.map_err(Clone::clone)?;
     *inner
@@ -247,31 +312,70 @@ fn dispatch(
         .entry(call.method_name().to_string())
         .or_default() += 1;
 
-    authenticate(&inner.state, headers)?;
+    let caller = authenticate(&inner.state, headers)?.clone();
     let query = Query::parse(raw_query)?;
     query.check(call)?;
+    let admin_mode = query.flag("useAdminAccess")?;
+    if let Err(error) = caller.authorize(call, admin_mode) {
+        inner.counters.permission_denials += 1;
+        return Err(error);
+    }
+    inner
+        .quotas
+        .charge(&inner.state.quotas, &mut inner.counters.quota, call)?;
+    let decision = inner
+        .injector
+        .decide(&inner.state.faults, call.method_name());
+    if let Some(fault) = decision.fault {
+        *inner
+            .counters
+            .faults_injected
+            .entry(fault.as_str().to_string())
+            .or_default() += 1;
+    }
+    Ok(Admitted {
+        call_name: call.method_name(),
+        caller,
+        query,
+        admin_mode,
+        decision,
+    })
+}
 
+/// Runs an admitted request's method against the state.
+fn run(inner: &mut Inner, call: &ApiCall, admitted: &Admitted, body: &[u8]) -> ApiResult {
     let Inner {
         state, counters, ..
     } = inner;
-    match call {
-        ApiCall::SpacesList => spaces::list(state, &query),
-        ApiCall::SpacesGet { space } => spaces::get(state, space),
-        ApiCall::SpacesSearch => Err(ApiError::new(
-            Status::Unimplemented,
-            "spaces.search is not implemented by the emulator; use spaces.list",
-        )),
-        ApiCall::MembersList { space } => members::list(state, space, &query),
-        ApiCall::MembersGet { space, member } => members::get(state, space, member),
-        ApiCall::MembersCreate { space } => members::create(state, space, body),
+    let access = Access {
+        caller: &admitted.caller,
+        admin_mode: admitted.admin_mode,
+    };
+    let query = &admitted.query;
+    let result = match call {
+        ApiCall::SpacesList => spaces::list(state, &access, query),
+        ApiCall::SpacesGet { space } => spaces::get(state, &access, space),
+        ApiCall::SpacesSearch => spaces::search(state, &access, query),
+        ApiCall::MembersList { space } => members::list(state, &access, space, query),
+        ApiCall::MembersGet { space, member } => members::get(state, &access, space, member),
+        ApiCall::MembersCreate { space } => members::create(state, &access, space, body),
         ApiCall::MembersPatch { space, member } => {
-            members::patch(state, counters, space, member, &query, body)
+            members::patch(state, counters, &access, space, member, query, body)
         }
-        ApiCall::MembersDelete { space, member } => members::delete(state, counters, space, member),
+        ApiCall::MembersDelete { space, member } => {
+            members::delete(state, counters, &access, space, member)
+        }
+    };
+    if let Err(error) = &result
+        && error.status == Status::PermissionDenied
+    {
+        counters.permission_denials += 1;
     }
+    result
 }
 
-fn authenticate(state: &EmulatorState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Finds the caller of the request's bearer token.
+fn authenticate<'a>(state: &'a EmulatorState, headers: &HeaderMap) -> Result<&'a Caller, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthenticated(
             "missing Authorization header; send `Authorization: Bearer TOKEN` with a token from the emulator's state file",
@@ -284,10 +388,11 @@ fn authenticate(state: &EmulatorState, headers: &HeaderMap) -> Result<(), ApiErr
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     match token {
-        Some(token) if state.tokens.iter().any(|known| known == token) => Ok(()),
-        Some(_) => Err(ApiError::unauthenticated(
-            "the bearer token is not one of the emulator's `tokens`",
-        )),
+        Some(token) => state.caller(token).ok_or_else(|| {
+            ApiError::unauthenticated(
+                "the bearer token is not one of the emulator's `tokens` or `callers`",
+            )
+        }),
         None => Err(ApiError::unauthenticated(
             "the Authorization header must have the form `Bearer TOKEN`",
         )),
@@ -324,8 +429,8 @@ fn route(method: &Method, path: &str) -> Result<ApiCall, ApiError> {
     };
     call.ok_or_else(|| {
         ApiError::not_found(format!(
-            "no route for {method} {path}; the emulator serves spaces.list, spaces.get and spaces.members \
-             list, get, create, patch and delete under /v1/"
+            "no route for {method} {path}; the emulator serves spaces.list, spaces.get, spaces.search and \
+             spaces.members list, get, create, patch and delete under /v1/"
         ))
     })
 }
@@ -333,13 +438,12 @@ fn route(method: &Method, path: &str) -> Result<ApiCall, ApiError> {
 /// Serves the inspection routes, which need no token and are neither
 /// counted nor logged.
 fn inspect(shared: &Shared, method: &Method, path: &str, raw_query: &str) -> ApiResult {
-    let inner = shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let inner = lock(shared);
     let known = [
         "/emulator/v1/counters",
         "/emulator/v1/state",
         "/emulator/v1/requests",
+        "/emulator/v1/settings",
     ];
     if method != Method::GET || !known.contains(&path) {
         return Err(ApiError::not_found(format!(
@@ -355,38 +459,104 @@ fn inspect(shared: &Shared, method: &Method, path: &str, raw_query: &str) -> Api
     let body = match path {
         "/emulator/v1/counters" => serde_json::to_value(&inner.counters),
         "/emulator/v1/state" => serde_json::to_value(snapshot::take(&inner.state)),
+        "/emulator/v1/settings" => Ok(settings_json(&inner.state)),
         _ => serde_json::to_value(json!({ "requests": inner.requests })),
     };
     Ok(body.expect("inspection values serialize to JSON"))
 }
 
-/// Appends the request to the log and builds its response.
-fn record(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    raw_query: &str,
+/// The quotas, fault settings and callers, for `/emulator/v1/settings`.
+/// Callers are shown without their tokens.
+fn settings_json(state: &EmulatorState) -> serde_json::Value {
+    let quotas: serde_json::Map<String, serde_json::Value> = Bucket::ALL
+        .into_iter()
+        .map(|bucket| {
+            let rate = state
+                .quotas
+                .rate(bucket)
+                .map_or("off".to_string(), |rate| rate.to_string());
+            (bucket.as_str().to_string(), json!(rate))
+        })
+        .collect();
+    let methods: serde_json::Map<String, serde_json::Value> = state
+        .faults
+        .methods
+        .iter()
+        .map(|(method, faults)| {
+            let value = json!({
+                "latency_ms": faults.latency.as_millis() as u64,
+                "jitter_ms": faults.jitter.as_millis() as u64,
+                "error_500": faults.internal,
+                "error_503": faults.unavailable,
+                "error_504": faults.deadline,
+                "reset": faults.reset,
+                "hang": faults.hang,
+                "hang_for_ms": faults.hang_for.as_millis() as u64,
+            });
+            (method.clone(), value)
+        })
+        .collect();
+    let mut callers: Vec<serde_json::Value> = state
+        .tokens
+        .iter()
+        .filter_map(|token| state.callers.get(token))
+        .map(|caller| {
+            json!({
+                "kind": caller.kind.as_str(),
+                "user": caller.user.as_ref().map(|id| format!("users/{id}")),
+                "scopes": caller.scopes,
+            })
+        })
+        .collect();
+    callers.dedup();
+    json!({
+        "quotas": quotas,
+        "faults": { "seed": state.faults.seed, "methods": methods },
+        "callers": callers,
+    })
+}
+
+/// The request as the log shows it.
+struct RequestLine {
+    method: String,
+    path: String,
+    query: String,
     api_method: Option<&'static str>,
-    result: ApiResult,
-) -> Response {
-    let status = match &result {
-        Ok(_) => 200,
-        Err(error) => error.status.http().as_u16(),
+    fault: Option<Fault>,
+}
+
+impl RequestLine {
+    fn new(method: &Method, path: &str, query: &str, api_method: Option<&'static str>) -> Self {
+        RequestLine {
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            api_method,
+            fault: None,
+        }
+    }
+}
+
+/// Appends the request to the log and builds its response.
+fn record(shared: &Shared, request: RequestLine, result: ApiResult) -> Response {
+    let status = match (&result, request.fault) {
+        (_, Some(Fault::Reset)) => 0,
+        (Ok(_), _) => 200,
+        (Err(error), _) => error.status.http().as_u16(),
     };
     if let Err(error) = &result {
-        tracing::debug!(%method, path, status, message = %error.message, "emulator rejected a request");
+        tracing::debug!(method = %request.method, path = %request.path, status, message = %error.message, "emulator rejected a request");
     }
     let entry = RequestRecord {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: raw_query.to_string(),
-        api_method: api_method.map(str::to_string),
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        api_method: request.api_method.map(str::to_string),
         status,
+        fault: request.fault.map(|fault| fault.as_str().to_string()),
     };
     {
-        let mut inner = shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = lock(shared);
         if inner.requests.len() == REQUEST_LOG_CAPACITY {
             inner.requests.pop_front();
         }

@@ -12,6 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use super::caller::{ALL_SCOPES, Caller, CallerKind, short_scope};
+use super::faults::FaultSettings;
+use super::quota::QuotaSettings;
 use super::time::{is_rfc3339, now_rfc3339};
 
 /// A membership role, spelled as in the API.
@@ -126,7 +129,12 @@ impl Affiliation {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateFile {
+    #[serde(default)]
     tokens: Vec<Spanned<String>>,
+    #[serde(default)]
+    callers: Vec<CallerFile>,
+    quotas: Option<BTreeMap<String, Spanned<String>>>,
+    faults: Option<FaultsFile>,
     #[serde(default = "default_true")]
     show_emails: bool,
     #[serde(default)]
@@ -165,6 +173,7 @@ struct SpaceFile {
     #[serde(rename = "type")]
     space_type: SpaceType,
     create_time: Option<Spanned<String>>,
+    last_active_time: Option<Spanned<String>>,
     #[serde(default)]
     memberships: Vec<MembershipFile>,
 }
@@ -177,6 +186,67 @@ struct MembershipFile {
     role: Option<Spanned<Role>>,
     state: Option<Spanned<MembershipState>>,
     create_time: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallerFile {
+    token: Spanned<String>,
+    kind: CallerKind,
+    user: Option<Spanned<String>>,
+    #[serde(default)]
+    scopes: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsFile {
+    seed: Option<u64>,
+    #[serde(default)]
+    methods: BTreeMap<String, MethodFaultsFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MethodFaultsFile {
+    latency: Option<String>,
+    jitter: Option<String>,
+    error_500: Option<f64>,
+    error_503: Option<f64>,
+    error_504: Option<f64>,
+    reset: Option<f64>,
+    hang: Option<f64>,
+    hang_for: Option<String>,
+}
+
+impl MethodFaultsFile {
+    /// The settings as `NAME=VALUE` pairs for [`FaultSettings::apply`].
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        let texts = [
+            ("latency", &self.latency),
+            ("jitter", &self.jitter),
+            ("hang_for", &self.hang_for),
+        ];
+        for (name, value) in texts {
+            if let Some(value) = value {
+                pairs.push((name, value.clone()));
+            }
+        }
+        let rates = [
+            ("error_500", self.error_500),
+            ("error_503", self.error_503),
+            ("error_504", self.error_504),
+            ("reset", self.reset),
+            ("hang", self.hang),
+        ];
+        for (name, value) in rates {
+            if let Some(value) = value {
+                pairs.push((name, value.to_string()));
+            }
+        }
+        pairs
+    }
 }
 
 fn default_true() -> bool {
@@ -214,6 +284,8 @@ pub(crate) struct Space {
     pub display_name: Option<String>,
     pub space_type: SpaceType,
     pub create_time: String,
+    /// When the space last had a message; `None` leaves `lastActiveTime` out.
+    pub last_active_time: Option<String>,
     /// Keyed by the `{member}` part of the membership name, which is also the
     /// listing order.
     pub memberships: BTreeMap<String, Membership>,
@@ -230,11 +302,15 @@ impl Space {
 }
 
 /// The emulator's state file, parsed and validated: the bearer tokens it
-/// accepts, the organisation's directory, and the spaces with their
-/// memberships.
+/// accepts and the callers they stand for, the organisation's directory,
+/// the spaces with their memberships, and the quota and fault settings.
 #[derive(Debug, Clone)]
 pub struct EmulatorState {
     pub(crate) tokens: Vec<String>,
+    /// Keyed by token; every entry of `tokens` is here.
+    pub(crate) callers: HashMap<String, Caller>,
+    pub(crate) quotas: QuotaSettings,
+    pub(crate) faults: FaultSettings,
     pub(crate) show_emails: bool,
     pub(crate) users: BTreeMap<String, User>,
     /// Lower-cased email to user id.
@@ -252,9 +328,37 @@ impl EmulatorState {
         Self::from_file(file)
     }
 
-    /// Returns the bearer tokens the emulator accepts, in file order.
+    /// Returns the bearer tokens the emulator accepts: those of `tokens`,
+    /// then those of `callers`, in file order.
     pub fn tokens(&self) -> &[String] {
         &self.tokens
+    }
+
+    /// Returns the caller a token stands for.
+    pub fn caller(&self, token: &str) -> Option<&Caller> {
+        self.callers.get(token)
+    }
+
+    /// The quotas: the state file's `quotas:` section, or none.
+    pub fn quotas(&self) -> &QuotaSettings {
+        &self.quotas
+    }
+
+    /// Replaces the quotas, for example with ones given on the command line.
+    pub fn set_quotas(&mut self, quotas: QuotaSettings) {
+        self.quotas = quotas;
+    }
+
+    /// The latency and fault settings: the state file's `faults:` section.
+    pub fn faults(&self) -> &FaultSettings {
+        &self.faults
+    }
+
+    /// Replaces the latency and fault settings after checking them.
+    pub fn set_faults(&mut self, faults: FaultSettings) -> anyhow::Result<()> {
+        faults.check()?;
+        self.faults = faults;
+        Ok(())
     }
 
     /// Finds a user by email, ignoring case.
@@ -275,9 +379,13 @@ impl EmulatorState {
                 tokens.push(token.value.clone());
             }
         }
-        if file.tokens.is_empty() {
-            problems.plain("`tokens` is empty; list at least one bearer token");
+        if file.tokens.is_empty() && file.callers.is_empty() {
+            problems.plain("`tokens` and `callers` are both empty; list at least one bearer token");
         }
+        let mut callers: HashMap<String, Caller> = tokens
+            .iter()
+            .map(|token| (token.clone(), Caller::default_caller()))
+            .collect();
 
         let mut users = BTreeMap::new();
         let mut user_ids_by_email = HashMap::new();
@@ -327,8 +435,53 @@ impl EmulatorState {
             }
         }
 
+        for caller in &file.callers {
+            let token = &caller.token.value;
+            if token.is_empty() || token.chars().any(char::is_whitespace) {
+                problems.add(
+                    &caller.token,
+                    "a token must be non-empty and contain no whitespace",
+                );
+                continue;
+            }
+            if let Some(record) = check_caller(caller, &users, &mut problems) {
+                if callers.insert(token.clone(), record).is_some() {
+                    problems.add(
+                        &caller.token,
+                        "this token is listed twice under `tokens` or `callers`",
+                    );
+                }
+                tokens.push(token.clone());
+            }
+        }
+
+        let mut quotas = QuotaSettings::unlimited();
+        if let Some(section) = &file.quotas {
+            quotas = QuotaSettings::google();
+            for (bucket, value) in section {
+                if let Err(error) = quotas.apply(&format!("{bucket}={}", value.value)) {
+                    problems.add(value, format!("{error:#}"));
+                }
+            }
+        }
+
+        let mut faults = FaultSettings::default();
+        if let Some(section) = &file.faults {
+            faults.seed = section.seed;
+            for (method, settings) in &section.methods {
+                for (name, value) in settings.settings() {
+                    if let Err(error) = faults.apply(&format!("{method}:{name}={value}")) {
+                        problems.plain(format!("faults: {error:#}"));
+                    }
+                }
+            }
+        }
+
         let mut state = EmulatorState {
             tokens,
+            callers,
+            quotas,
+            faults,
             show_emails: file.show_emails,
             users,
             user_ids_by_email,
@@ -375,6 +528,10 @@ impl EmulatorState {
             display_name: space.display_name,
             space_type: space.space_type,
             create_time: checked_time(space.create_time.as_ref(), loaded_at, problems),
+            last_active_time: space
+                .last_active_time
+                .as_ref()
+                .map(|time| checked_time(Some(time), loaded_at, problems)),
             memberships,
         };
         self.spaces.insert(id.to_string(), space_record);
@@ -469,6 +626,67 @@ impl EmulatorState {
             }
         }
     }
+}
+
+/// Validates one entry of `callers`.
+fn check_caller(
+    caller: &CallerFile,
+    users: &BTreeMap<String, User>,
+    problems: &mut Problems,
+) -> Option<Caller> {
+    let Some(user) = &caller.user else {
+        problems.add(
+            &caller.token,
+            format!(
+                "a {} caller needs `user`, the id of its user in `users`",
+                caller.kind.as_str()
+            ),
+        );
+        return None;
+    };
+    let Some(record) = users.get(&user.value) else {
+        problems.add(
+            user,
+            format!("caller user {:?} is not listed under `users`", user.value),
+        );
+        return None;
+    };
+    let expected = match caller.kind {
+        CallerKind::App => UserType::Bot,
+        CallerKind::User | CallerKind::Admin => UserType::Human,
+    };
+    if record.user_type != expected {
+        problems.add(
+            user,
+            format!(
+                "a {} caller must be a user of type {}, and {:?} is {}",
+                caller.kind.as_str(),
+                expected.as_str(),
+                user.value,
+                record.user_type.as_str()
+            ),
+        );
+    }
+    let mut scopes = BTreeSet::new();
+    for scope in &caller.scopes {
+        let short = short_scope(&scope.value);
+        if !ALL_SCOPES.contains(&short) {
+            problems.add(
+                scope,
+                format!(
+                    "unknown scope {:?}; expected one of {}",
+                    scope.value,
+                    ALL_SCOPES.join(", ")
+                ),
+            );
+        }
+        scopes.insert(short.to_string());
+    }
+    Some(Caller {
+        kind: caller.kind,
+        user: Some(user.value.clone()),
+        scopes,
+    })
 }
 
 struct SpaceContext<'a> {

@@ -90,8 +90,60 @@ pub fn is_rfc3339(text: &str) -> bool {
     }
 }
 
+/// Converts a checked RFC 3339 timestamp to nanoseconds since the epoch,
+/// so that timestamps with different offsets compare correctly. Returns
+/// `None` when [`is_rfc3339`] rejects the text.
+pub fn instant_of(text: &str) -> Option<i128> {
+    if !is_rfc3339(text) {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| text[range].parse::<i64>().ok();
+    let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
+    let seconds_of_day = field(11..13)? * 3600 + field(14..16)? * 60 + field(17..19)?;
+    let mut rest = &text[19..];
+    let mut nanos: i128 = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        let padded = format!("{:0<9}", &fraction[..digits.min(9)]);
+        nanos = padded.parse().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_seconds = match rest {
+        "Z" | "z" => 0,
+        offset => {
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            sign * (offset[1..3].parse::<i64>().ok()? * 3600
+                + offset[4..6].parse::<i64>().ok()? * 60)
+        }
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + seconds_of_day - offset_seconds;
+    Some(i128::from(seconds) * 1_000_000_000 + nanos)
+}
+
+/// Converts a proleptic Gregorian date to days since 1970-01-01; the
+/// inverse of [`civil_from_days`].
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn instants_compare_across_offsets() {
+        let utc = instant_of("2021-01-04T09:00:00Z").unwrap();
+        assert_eq!(instant_of("2021-01-04T10:00:00+01:00"), Some(utc));
+        assert_eq!(instant_of("1970-01-01T00:00:00.5Z"), Some(500_000_000));
+        assert_eq!(days_from_civil(2021, 1, 4), 18_631);
+        assert_eq!(civil_from_days(18_631), (2021, 1, 4));
+        assert!(instant_of("2021-01-04").is_none());
+    }
+
     use super::*;
 
     #[test]

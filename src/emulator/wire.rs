@@ -43,6 +43,9 @@ pub fn space_json(space_id: &str, space: &Space, state: &EmulatorState) -> Value
         json!({"joinedDirectHumanUserCount": humans, "joinedGroupCount": groups}),
     );
     body.insert("createTime".into(), json!(space.create_time));
+    if let Some(time) = &space.last_active_time {
+        body.insert("lastActiveTime".into(), json!(time));
+    }
     Value::Object(body)
 }
 
