@@ -33,7 +33,7 @@ impl Exit {
         ),
         (
             Exit::Failure,
-            "the run failed: credentials, network, API, a bug, or verification found pending changes",
+            "the run failed: credentials, network, API, a bug, verification found pending changes, or (plan) a space of the policy was not found",
         ),
         (
             Exit::Usage,
@@ -45,7 +45,7 @@ impl Exit {
         ),
         (
             Exit::Incomplete,
-            "apply finished, but some operations failed, were skipped or were blocked",
+            "apply finished, but some operations failed, were skipped or were blocked, or a space of the policy was not found",
         ),
         (
             Exit::Refused,

@@ -137,3 +137,45 @@ fn invalid_policy_makes_no_request() {
         "the emulator saw a request: {counters}"
     );
 }
+
+#[test]
+fn missing_space_is_not_success() {
+    let dir = std::env::temp_dir().join(format!("cr-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("missing.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nspaces:\n  - space: spaces/AAAAnosuchspace\n    mode: additive\n",
+    )
+    .unwrap();
+
+    for (command, expected) in [("plan", 1), ("apply", 4)] {
+        let output = run_with_emulator(command, &policy);
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "{}",
+            describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("spaces/AAAAnosuchspace"),
+            "{}",
+            describe(&output)
+        );
+    }
+}
+
+fn run_with_emulator(command: &str, policy: &std::path::Path) -> Output {
+    let mut invocation = Command::new(BINARY);
+    invocation.arg(command);
+    if command == "apply" {
+        invocation.arg("--yes");
+    }
+    invocation
+        .args(["--emulator", "examples/sample-org.yaml", "--policy"])
+        .arg(policy)
+        .stdin(Stdio::null())
+        .output()
+        .expect("binary runs")
+}

@@ -75,6 +75,29 @@ pub struct EmulatorArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8085")]
     pub listen: SocketAddr,
+
+    /// Override one quota bucket, as BUCKET=RATE: `all=google` for Google's
+    /// published quotas, `per_space_writes=2/s`, `membership_writes=300/min`,
+    /// `membership_reads=off`. Repeatable; applied after the state file.
+    #[arg(long, value_name = "BUCKET=RATE", help_heading = "Quotas and faults")]
+    pub quota: Vec<String>,
+
+    /// Inject a fault or latency, as METHOD:NAME=VALUE: `'*:latency=20ms'`,
+    /// `spaces.members.delete:error_503=0.1` (a fraction of requests),
+    /// `*:reset=0.01`, `*:hang=0.01`. Repeatable; applied after the state
+    /// file.
+    #[arg(
+        long,
+        value_name = "METHOD:NAME=VALUE",
+        help_heading = "Quotas and faults"
+    )]
+    pub fault: Vec<String>,
+
+    /// Seed of the fault generator, so that a run injects the same faults
+    /// again. Without one, the emulator picks a seed and reports it in its
+    /// counters.
+    #[arg(long, value_name = "N", help_heading = "Quotas and faults")]
+    pub fault_seed: Option<u64>,
 }
 
 /// Arguments shared by `plan` and `apply`.

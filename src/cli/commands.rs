@@ -8,6 +8,8 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
+
+use crate::emulator::EmulatorState;
 use indicatif::MultiProgress;
 use tracing::warn;
 
@@ -46,11 +48,35 @@ async fn plan_with(session: &Session, policy: &Policy, args: &PlanArgs) -> Resul
             output.println(&document)?;
         }
     }
+    if report_missing_spaces(&plan) > 0 {
+        return Ok(Exit::Failure);
+    }
     Ok(Exit::for_plan(
         args.detailed_exitcode,
         plan.operation_count(),
         plan.blocked_count(),
     ))
+}
+
+/// Prints an error naming the policy's spaces that the API did not return,
+/// and returns how many there are. A missing space is a typo in the policy
+/// or a caller without access; either way the policy is not enforced there,
+/// so the run must not exit 0.
+fn report_missing_spaces(plan: &Plan) -> usize {
+    let missing: Vec<&str> = plan
+        .spaces
+        .iter()
+        .filter(|space| space.warnings.iter().any(|w| w == plan::SPACE_NOT_FOUND))
+        .map(|space| space.space.as_str())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "error: {} of the policy's spaces were not found or are not visible to the caller: {}; check the names in the policy and that the caller is a member of each space",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    missing.len()
 }
 
 /// `chat-reconcile apply`.
@@ -87,8 +113,9 @@ async fn apply_with(
         Format::Json => lock(&output).println(&plan_record(&plan, in_scope).to_string())?,
     }
 
+    let missing = report_missing_spaces(&plan);
     if plan.is_empty() {
-        return Ok(Exit::for_apply(0, plan.blocked_count(), None));
+        return Ok(Exit::for_apply(0, plan.blocked_count() + missing, None));
     }
     if !args.yes && !confirm(&plan).await {
         return Err(Failure::failed(anyhow!(
@@ -132,14 +159,31 @@ async fn apply_with(
 
     Ok(Exit::for_apply(
         report.summary.unsuccessful(),
-        plan.blocked_count(),
+        plan.blocked_count() + missing,
         verification.map(|verification| verification.remaining.operation_count()),
     ))
 }
 
 /// `chat-reconcile emulator`.
 pub async fn emulator(args: &EmulatorArgs) -> Result<Exit, Failure> {
-    crate::emulator::run_standalone(&args.state, args.listen)
+    let mut state = EmulatorState::load(&args.state).map_err(Failure::usage)?;
+
+    let mut quotas = state.quotas().clone();
+    for spec in &args.quota {
+        quotas.apply(spec).map_err(Failure::usage)?;
+    }
+    state.set_quotas(quotas);
+
+    let mut faults = state.faults().clone();
+    for spec in &args.fault {
+        faults.apply(spec).map_err(Failure::usage)?;
+    }
+    if let Some(seed) = args.fault_seed {
+        faults.seed = Some(seed);
+    }
+    state.set_faults(faults).map_err(Failure::usage)?;
+
+    crate::emulator::run_state(state, &args.state, args.listen)
         .await
         .map_err(Failure::failed)?;
     Ok(Exit::Success)
