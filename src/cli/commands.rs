@@ -256,15 +256,35 @@ async fn confirm(plan: &Plan) -> bool {
 /// On the first Ctrl-C, lets requests in flight finish and skips the rest.
 /// On the second, exits at once with 130, the shell's code for SIGINT.
 async fn stop_on_ctrl_c(stop: Arc<StopFlag>) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if !stop_signal().await {
         return;
     }
     stop.stop();
     warn!(
         "stopping: requests in flight finish and the remaining operations are skipped; press Ctrl-C again to quit at once"
     );
-    if tokio::signal::ctrl_c().await.is_ok() {
+    if stop_signal().await {
         std::process::exit(130);
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM, which cron, systemd and
+/// Kubernetes send. Returns false if no handler could be installed.
+async fn stop_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+            return tokio::signal::ctrl_c().await.is_ok();
+        };
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.is_ok(),
+            _ = terminate.recv() => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The setup `plan` and `apply` share: the policy, the client and its
 //! limits, and the optional in-process emulator.
 
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -102,7 +103,9 @@ impl Session {
     pub async fn close(self) {
         if let Some(emulator) = self.emulator {
             let refusals = emulator.counters().only_owner_refusals;
-            eprintln!(
+            // A closed stderr must not turn the run's exit code into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
                 "emulator: {refusals} requests rejected because they would remove or demote a space's only owner"
             );
             emulator.shutdown().await;
