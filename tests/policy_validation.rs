@@ -306,6 +306,12 @@ fn cases() -> Vec<Case> {
             "the id contains '!'",
         ),
         case(
+            "non-numeric user id",
+            &v1("protect: [users/abc]\n"),
+            "2:11",
+            "a user id is numeric",
+        ),
+        case(
             "empty group id",
             &v1("protect: [groups/]\n"),
             "2:11",

@@ -73,10 +73,13 @@ fn parse_user(id: &str) -> Result<Principal, InvalidMember> {
             }),
         };
     }
-    if let Some(bad) = id.chars().find(|&c| !is_user_id_char(c)) {
+    // The API names every user and app `users/{numeric id}`, so any other id
+    // could never match a membership and would only fail at apply time.
+    if let Some(bad) = id.chars().find(|c| !c.is_ascii_digit()) {
         return Err(
-            InvalidMember::new("user name", format!("the id contains {bad:?}"))
-                .with_hint("a user id contains only letters, digits and _ . @ + -"),
+            InvalidMember::new("user name", format!("the id contains {bad:?}")).with_hint(
+                "a user id is numeric (users/123456789); name a person by email if you do not know the id",
+            ),
         );
     }
     Ok(Principal::User(format!("users/{id}")))
