@@ -85,6 +85,9 @@ fn per_minute_quota(setting: &'static str, per_minute: u32) -> Result<Quota, Lim
     Ok(quota.allow_burst(NonZeroU32::new(burst).expect("burst is at least 1")))
 }
 
+/// The slowest per-space rate accepted, in requests per second.
+const MIN_PER_SECOND: f64 = 0.001;
+
 /// Builds a quota of one request every `1 / per_second` seconds with no
 /// burst. Fractional rates work: 0.5 lets one request through every 2 s.
 fn per_second_quota(setting: &'static str, per_second: f64) -> Result<Quota, LimitError> {
@@ -95,6 +98,11 @@ fn per_second_quota(setting: &'static str, per_second: f64) -> Result<Quota, Lim
     };
     if !per_second.is_finite() || per_second <= 0.0 {
         return Err(invalid("must be a positive number"));
+    }
+    // A slower rate is almost always a typo, and the run would sit silently
+    // for longer than a cron interval before its first request.
+    if per_second < MIN_PER_SECOND {
+        return Err(invalid("must be at least 0.001 (one request every 1000 s)"));
     }
     let period = Duration::try_from_secs_f64(1.0 / per_second).map_err(|_| {
         invalid("is too small: one request would wait longer than a Duration holds")

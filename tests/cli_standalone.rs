@@ -179,3 +179,39 @@ fn run_with_emulator(command: &str, policy: &std::path::Path) -> Output {
         .output()
         .expect("binary runs")
 }
+
+#[test]
+fn bad_endpoints_are_usage_errors() {
+    let cases: [&[&str]; 4] = [
+        &["--endpoint", "ftp://127.0.0.1:1"],
+        &["--endpoint", "https://admin:s3cret@127.0.0.1:1"],
+        &["--endpoint", "http://chat.example.com"],
+        &[
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--emulator",
+            "examples/sample-org.yaml",
+        ],
+    ];
+    for flags in cases {
+        let output = Command::new(BINARY)
+            .args(["plan", "--policy", "policies/minimal.yaml"])
+            .args(flags)
+            .env("GOOGLE_OAUTH_ACCESS_TOKEN", "demo-token")
+            .env_remove("CHAT_RECONCILE_ENDPOINT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("binary runs");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{flags:?}: {}",
+            describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("s3cret"),
+            "{flags:?} printed a password: {stderr}"
+        );
+    }
+}

@@ -430,11 +430,25 @@ fn decode<T: DeserializeOwned>(
     })
 }
 
+/// Returns the endpoint as text with any user name and password replaced by
+/// `***`, so that an error message never repeats a credential.
+fn redact_credentials(endpoint: &Url) -> String {
+    let mut shown = endpoint.clone();
+    if !shown.username().is_empty() {
+        let _ = shown.set_username("***");
+    }
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
 /// Accepts `https` anywhere and plain `http` only on loopback hosts, and
 /// returns the endpoint with a path ending in `/`.
 fn check_endpoint(endpoint: &Url) -> Result<Url, ChatError> {
+    let shown = redact_credentials(endpoint);
     let invalid = |reason: &str| ChatError::InvalidEndpoint {
-        endpoint: endpoint.to_string(),
+        endpoint: shown.clone(),
         reason: reason.to_string(),
     };
     match endpoint.scheme() {
@@ -442,7 +456,7 @@ fn check_endpoint(endpoint: &Url) -> Result<Url, ChatError> {
         "http" => {
             if !is_loopback(endpoint) {
                 return Err(ChatError::InsecureEndpoint {
-                    endpoint: endpoint.to_string(),
+                    endpoint: shown.clone(),
                 });
             }
         }
@@ -571,6 +585,18 @@ mod tests {
     fn endpoint_https_allowed() {
         assert!(client("https://chat.googleapis.com").is_ok());
         assert!(client("https://proxy.example.com/chat").is_ok());
+    }
+
+    #[test]
+    fn endpoint_errors_hide_credentials() {
+        for endpoint in [
+            "https://admin:s3cret@chat.example.com/",
+            "http://admin:s3cret@chat.example.com/",
+        ] {
+            let message = client(endpoint).unwrap_err().to_string();
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(!message.contains("admin"), "{message}");
+        }
     }
 
     #[test]

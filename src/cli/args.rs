@@ -137,9 +137,14 @@ pub struct ConnectionArgs {
     pub access_token_file: Option<PathBuf>,
 
     /// Run against an in-process emulator loaded from this state file, on
-    /// 127.0.0.1 with a free port, instead of --endpoint. Nothing leaves the
-    /// machine.
-    #[arg(long, value_name = "STATE", conflicts_with = "access_token_file")]
+    /// 127.0.0.1 with a free port. Nothing leaves the machine. Cannot be
+    /// combined with --endpoint (or CHAT_RECONCILE_ENDPOINT) or
+    /// --access-token-file.
+    #[arg(
+        long,
+        value_name = "STATE",
+        conflicts_with_all = ["access_token_file", "endpoint"]
+    )]
     pub emulator: Option<PathBuf>,
 }
 

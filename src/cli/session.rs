@@ -13,7 +13,7 @@ use super::Failure;
 use super::args::{CommonArgs, ConnectionArgs, LimitArgs};
 use crate::chat::auth::{AccessToken, AuthError, StaticToken, TokenProvider};
 use crate::chat::retry::RetryPolicy;
-use crate::chat::{ChatClient, ChatError, ClientOptions};
+use crate::chat::{ChatClient, ClientOptions};
 use crate::emulator::{Emulator, EmulatorState};
 use crate::limits::{LimitSettings, RateLimits, SlowDown};
 use crate::observe::ObserveContext;
@@ -41,8 +41,9 @@ pub struct Session {
 impl Session {
     /// Starts the emulator if one is asked for, and builds the client.
     ///
-    /// Fails with exit 2 on an invalid state file or an endpoint that would
-    /// send the token in clear text, and with exit 1 on missing credentials.
+    /// Fails with exit 2 on an invalid state file or an invalid endpoint (one
+    /// that would send the token in clear text included), and with exit 1 on
+    /// missing credentials.
     pub async fn connect(args: &CommonArgs) -> Result<Self, Failure> {
         let limits = build_limits(&args.limits)?;
         let retry = RetryPolicy {
@@ -71,10 +72,9 @@ impl Session {
                 if let Some(emulator) = emulator {
                     emulator.shutdown().await;
                 }
-                return Err(match error {
-                    ChatError::InsecureEndpoint { .. } => Failure::usage(error),
-                    other => Failure::failed(other),
-                });
+                // Building the client sends nothing, so every failure here is
+                // a bad endpoint flag.
+                return Err(Failure::usage(error));
             }
         };
 
