@@ -150,7 +150,12 @@ fn missing_space_is_not_success() {
     .unwrap();
 
     for (command, expected) in [("plan", 1), ("apply", 4)] {
-        let output = run_with_emulator(command, &policy);
+        let args: &[&str] = if command == "apply" {
+            &["apply", "--yes"]
+        } else {
+            &["plan"]
+        };
+        let output = run_with_emulator_args(args, policy.to_str().unwrap());
         assert_eq!(
             output.status.code(),
             Some(expected),
@@ -164,20 +169,6 @@ fn missing_space_is_not_success() {
             describe(&output)
         );
     }
-}
-
-fn run_with_emulator(command: &str, policy: &std::path::Path) -> Output {
-    let mut invocation = Command::new(BINARY);
-    invocation.arg(command);
-    if command == "apply" {
-        invocation.arg("--yes");
-    }
-    invocation
-        .args(["--emulator", "examples/sample-org.yaml", "--policy"])
-        .arg(policy)
-        .stdin(Stdio::null())
-        .output()
-        .expect("binary runs")
 }
 
 #[test]
@@ -214,4 +205,69 @@ fn bad_endpoints_are_usage_errors() {
             "{flags:?} printed a password: {stderr}"
         );
     }
+}
+
+#[test]
+fn quiet_hides_emulator_line() {
+    let output = run_with_emulator_args(&["plan", "-q"], "policies/example.yaml");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("emulator:"), "{}", describe(&output));
+}
+
+#[test]
+fn blocked_only_apply_prints_summary() {
+    let output = run_with_emulator_args(&["apply", "--yes"], "policies/no-successor.yaml");
+    assert_eq!(output.status.code(), Some(4), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Summary:"), "{}", describe(&output));
+    assert!(stdout.contains("blocked        1"), "{}", describe(&output));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_apply_gracefully() {
+    let emulator = Standalone::start("examples/sample-org.yaml");
+    let slow = Command::new(BINARY)
+        .args(["apply", "--yes", "--space-writes-per-second", "0.5"])
+        .args([
+            "--endpoint",
+            &emulator.url,
+            "--policy",
+            "policies/example.yaml",
+        ])
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "demo-token")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+
+    // Long enough to observe and start writing, far shorter than the run.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-TERM", &slow.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped = slow.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(4), "{}", describe(&stopped));
+    let stdout = String::from_utf8_lossy(&stopped.stdout);
+    assert!(stdout.contains("Summary:"), "{}", describe(&stopped));
+    assert!(stdout.contains("skipped"), "{}", describe(&stopped));
+
+    let rerun = emulator.run(&["apply", "--yes", "--space-writes-per-second", "50"]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", describe(&rerun));
+    let counters = emulator.counters();
+    assert_eq!(counters["only_owner_refusals"], 0, "{counters}");
+    assert_eq!(counters["spaces_left_without_owner"], 0, "{counters}");
+}
+
+fn run_with_emulator_args(args: &[&str], policy: &str) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .args(["--emulator", "examples/sample-org.yaml", "--policy", policy])
+        .stdin(Stdio::null())
+        .output()
+        .expect("binary runs")
 }

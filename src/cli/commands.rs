@@ -28,11 +28,11 @@ use crate::report::{
 };
 
 /// `chat-reconcile plan`.
-pub async fn plan(args: &PlanArgs) -> Result<Exit, Failure> {
+pub async fn plan(args: &PlanArgs, quiet: bool) -> Result<Exit, Failure> {
     let policy = load_policy(&args.common.policy)?;
     let session = Session::connect(&args.common).await?;
     let result = plan_with(&session, &policy, args).await;
-    session.close().await;
+    session.close(quiet).await;
     result
 }
 
@@ -84,6 +84,7 @@ pub async fn apply(
     args: &ApplyArgs,
     progress: ProgressMode,
     multi: &MultiProgress,
+    quiet: bool,
 ) -> Result<Exit, Failure> {
     let policy = load_policy(&args.common.policy)?;
     if !args.yes && !io::stdin().is_terminal() {
@@ -93,7 +94,7 @@ pub async fn apply(
     }
     let session = Session::connect(&args.common).await?;
     let result = apply_with(&session, &policy, args, progress, multi).await;
-    session.close().await;
+    session.close(quiet).await;
     result
 }
 
@@ -114,10 +115,12 @@ async fn apply_with(
     }
 
     let missing = report_missing_spaces(&plan);
-    if plan.is_empty() {
-        return Ok(Exit::for_apply(0, plan.blocked_count() + missing, None));
+    if plan.is_empty() && plan.blocked_count() == 0 {
+        return Ok(Exit::for_apply(0, missing, None));
     }
-    if !args.yes && !confirm(&plan).await {
+    // A plan of blocked changes only still runs through the engine, which
+    // writes nothing, so that the summary and the JSON events explain exit 4.
+    if !plan.is_empty() && !args.yes && !confirm(&plan).await {
         return Err(Failure::failed(anyhow!(
             "apply cancelled; nothing was changed"
         )));

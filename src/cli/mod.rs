@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> Exit {
             return Exit::Failure;
         }
     };
-    let result = runtime.block_on(dispatch(cli.command, progress, &multi));
+    let result = runtime.block_on(dispatch(cli.command, progress, &multi, cli.quiet));
     match result {
         Ok(exit) => exit,
         Err(failure) => {
@@ -75,10 +75,11 @@ async fn dispatch(
     command: Command,
     progress: ProgressMode,
     multi: &MultiProgress,
+    quiet: bool,
 ) -> Result<Exit, Failure> {
     match command {
-        Command::Plan(args) => commands::plan(&args).await,
-        Command::Apply(args) => commands::apply(&args, progress, multi).await,
+        Command::Plan(args) => commands::plan(&args, quiet).await,
+        Command::Apply(args) => commands::apply(&args, progress, multi, quiet).await,
         Command::Emulator(args) => commands::emulator(&args).await,
     }
 }

@@ -99,15 +99,18 @@ impl Session {
     }
 
     /// Stops the emulator, if any, after printing how many requests it
-    /// rejected to protect a space's only owner.
-    pub async fn close(self) {
+    /// rejected to protect a space's only owner,
+    /// unless `quiet` is set.
+    pub async fn close(self, quiet: bool) {
         if let Some(emulator) = self.emulator {
             let refusals = emulator.counters().only_owner_refusals;
-            // A closed stderr must not turn the run's exit code into a panic.
-            let _ = writeln!(
-                std::io::stderr(),
-                "emulator: {refusals} requests rejected because they would remove or demote a space's only owner"
-            );
+            if !quiet {
+                // A closed stderr must not turn the run's exit code into a panic.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "emulator: {refusals} requests rejected because they would remove or demote a space's only owner"
+                );
+            }
             emulator.shutdown().await;
         }
     }
