@@ -324,7 +324,8 @@ impl EmulatorState {
     /// Parses YAML state text; see the module documentation for the checks.
     pub(crate) fn parse_text(text: &str) -> anyhow::Result<Self> {
         let options = serde_saphyr::options!(strict_booleans: true);
-        let file: StateFile = serde_saphyr::from_str_with_options(text, options)?;
+        let file: StateFile = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|error| anyhow::anyhow!(describe_syntax_error(&error, text)))?;
         Self::from_file(file)
     }
 
@@ -754,5 +755,30 @@ pub(crate) fn is_email(text: &str) -> bool {
                 && !text.contains('/')
         }
         None => false,
+    }
+}
+
+/// Renders a YAML error as one line, `line L column C: message, at "SOURCE
+/// LINE"`. The crate's own `Display` adds an `error:` prefix and a snippet
+/// labelled `<input>`, which reads badly after the file name the caller
+/// prepends; quoting the line keeps the key name the message may lack.
+fn describe_syntax_error(error: &serde_saphyr::Error, text: &str) -> String {
+    use serde_saphyr::{MessageFormatter, UserMessageFormatter};
+
+    let message = UserMessageFormatter.format_message(error);
+    let Some(location) = error.location() else {
+        return message.to_string();
+    };
+    let line = location.line();
+    let source = usize::try_from(line)
+        .ok()
+        .and_then(|line| text.lines().nth(line.checked_sub(1)?))
+        .map(|source| source.trim().escape_debug().to_string());
+    match source {
+        Some(source) if !source.is_empty() => format!(
+            "line {line} column {}: {message}, at \"{source}\"",
+            location.column()
+        ),
+        _ => format!("line {line} column {}: {message}", location.column()),
     }
 }
