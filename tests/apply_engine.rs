@@ -295,3 +295,66 @@ async fn stopped_run_skips_everything() {
 
     harness.emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn stop_interrupts_limiter_wait() {
+    let harness = Harness::start().await;
+    // One write every 10 s in the space: the second operation waits.
+    let slow = RateLimits::new(&LimitSettings {
+        space_writes_per_second: 0.1,
+        ..LimitSettings::default()
+    })
+    .unwrap();
+    let context = ApplyContext {
+        limits: &slow,
+        ..harness.context()
+    };
+    let bob = member("bob@example.com", "100000000004");
+    let plan = single_space(vec![
+        Operation {
+            index: 0,
+            action: Action::Add {
+                member: bob.clone(),
+            },
+            reason: Reason::MissingMember,
+            requires: vec![],
+        },
+        Operation {
+            index: 1,
+            action: Action::Remove {
+                member: bob,
+                membership: format!("{SPACE}/members/100000000004"),
+                role: MembershipRole::Member,
+            },
+            reason: Reason::NotInPolicy,
+            requires: vec![],
+        },
+    ]);
+
+    let started = std::time::Instant::now();
+    let stopper = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        harness.stop.stop();
+    };
+    let (report, ()) = tokio::join!(apply::apply(&plan, &context, EventSink::discard()), stopper);
+
+    // The limiter would hold the removal for about 10 s; the stop ends the
+    // wait instead. The bound is loose so that a loaded machine passes.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.outcome(SPACE, 0), Some(&Outcome::Applied));
+    assert!(
+        matches!(report.outcome(SPACE, 1), Some(Outcome::Skipped { .. })),
+        "{:?}",
+        report.outcome(SPACE, 1)
+    );
+    let snapshot = harness.emulator.snapshot();
+    let space = snapshot.space(SPACE).unwrap();
+    assert!(
+        space.membership("bob@example.com").is_some(),
+        "the removal ran"
+    );
+}

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
+use tokio::sync::Notify;
 
 use crate::chat::ChatClient;
 use crate::chat::retry::RetryPolicy;
@@ -40,20 +41,38 @@ pub struct ApplyContext<'a> {
 
 /// A request to stop the run early, set from a signal handler.
 #[derive(Debug, Default)]
-pub struct StopFlag(AtomicBool);
+pub struct StopFlag {
+    stopped: AtomicBool,
+    /// Wakes workers waiting on a limiter or a retry backoff.
+    notify: Notify,
+}
 
 impl StopFlag {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Asks the engine to start no further request.
+    /// Tells the engine to start no further request.
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.stopped.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Waits until [`StopFlag::stop`] is called; returns at once if it was.
+    pub async fn stopped(&self) {
+        loop {
+            // Registered before the check, so a stop between the check and
+            // the await still wakes this waiter.
+            let notified = self.notify.notified();
+            if self.is_stopped() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

@@ -107,7 +107,7 @@ impl SpaceRunner<'_, '_> {
         operation: &Operation,
     ) -> Option<String> {
         if self.context.stop.is_stopped() {
-            return Some("the run was stopped before this operation".to_string());
+            return Some(STOPPED_REASON.to_string());
         }
         for &required in &operation.requires {
             let Some(result) = results.iter().find(|result| result.index == required) else {
@@ -139,11 +139,14 @@ impl SpaceRunner<'_, '_> {
         match &operation.action {
             Action::Add { member } => {
                 let resource = member.resource.as_str();
-                let result = self
+                let Ok(result) = self
                     .call(operation.index, Access::Write, move || {
                         client.create_member(space, resource)
                     })
-                    .await;
+                    .await
+                else {
+                    return stopped();
+                };
                 match result {
                     Ok(membership) => {
                         if let Some(name) = membership.name {
@@ -165,15 +168,18 @@ impl SpaceRunner<'_, '_> {
                     Some(name) => name.clone(),
                     None => match self.membership_name(operation.index, member).await {
                         Ok(name) => name,
-                        Err(error) => return Outcome::Failed { error },
+                        Err(outcome) => return outcome,
                     },
                 };
                 let name = name.as_str();
-                let result = self
+                let Ok(result) = self
                     .call(operation.index, Access::Write, move || {
                         client.set_member_role(name, to)
                     })
-                    .await;
+                    .await
+                else {
+                    return stopped();
+                };
                 match result {
                     Ok(_) => Outcome::Applied,
                     Err(error) => failed(&error),
@@ -181,11 +187,14 @@ impl SpaceRunner<'_, '_> {
             }
             Action::Remove { membership, .. } => {
                 let name = membership.as_str();
-                let result = self
+                let Ok(result) = self
                     .call(operation.index, Access::Write, move || {
                         client.delete_member(name)
                     })
-                    .await;
+                    .await
+                else {
+                    return stopped();
+                };
                 match result {
                     Ok(_) => Outcome::Applied,
                     Err(error) if has_status(&error, 404, "NOT_FOUND") => Outcome::AlreadyDone,
@@ -197,12 +206,13 @@ impl SpaceRunner<'_, '_> {
 
     /// Finds the membership an earlier add of `member` created: from the
     /// add's response, else by id, else with `spaces.members.get` on the
-    /// email alias (the add was already done, or returned no name).
+    /// email alias (the add was already done, or returned no name). On
+    /// failure, returns the outcome the role change ends with.
     async fn membership_name(
         &mut self,
         index: usize,
         member: &MemberRef,
-    ) -> Result<String, String> {
+    ) -> Result<String, Outcome> {
         if let Some(name) = self.created.get(&member.resource) {
             return Ok(name.clone());
         }
@@ -218,28 +228,38 @@ impl SpaceRunner<'_, '_> {
 
         let client = self.context.client;
         let alias_ref = alias.as_str();
-        match self
+        let Ok(result) = self
             .call(index, Access::Read, move || client.get_member(alias_ref))
             .await
-        {
-            Ok(membership) => membership.name.ok_or_else(|| {
-                format!("the API returned no membership name for {alias}; cannot change its role")
+        else {
+            return Err(stopped());
+        };
+        match result {
+            Ok(membership) => membership.name.ok_or_else(|| Outcome::Failed {
+                error: format!(
+                    "the API returned no membership name for {alias}; cannot change its role"
+                ),
             }),
-            Err(error) => Err(format!(
-                "could not find the membership of {}: {error}",
-                member.display
-            )),
+            Err(error) => Err(Outcome::Failed {
+                error: format!(
+                    "could not find the membership of {}: {error}",
+                    member.display
+                ),
+            }),
         }
     }
 
     /// Sends `request` until it succeeds, the retry policy gives up, or the
     /// run is stopped. Every attempt waits for the limiters and the gate.
+    ///
+    /// Returns `Err(Stopped)` when a stop arrived before the first attempt
+    /// was sent; a stop during a retry backoff returns the last error.
     async fn call<T, F, Fut>(
         &mut self,
         index: usize,
         access: Access,
         mut request: F,
-    ) -> Result<T, ChatError>
+    ) -> Result<Result<T, ChatError>, Stopped>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ChatError>>,
@@ -249,11 +269,18 @@ impl SpaceRunner<'_, '_> {
         loop {
             // The per-space limiter comes first, so that a task waiting for
             // a busy space does not hold project-wide capacity.
-            match access {
-                Access::Write => context.limits.until_write_ready(self.space).await,
-                Access::Read => context.limits.until_read_ready(self.space).await,
+            let ready = async {
+                match access {
+                    Access::Write => context.limits.until_write_ready(self.space).await,
+                    Access::Read => context.limits.until_read_ready(self.space).await,
+                }
+                context.slow_down.wait().await;
+            };
+            tokio::select! {
+                biased;
+                () = context.stop.stopped() => return Err(Stopped),
+                () = ready => {}
             }
-            context.slow_down.wait().await;
 
             Span::current().record("attempt", attempt);
             self.attempts += 1;
@@ -263,7 +290,7 @@ impl SpaceRunner<'_, '_> {
                 attempt,
             });
             let error = match request().await {
-                Ok(value) => return Ok(value),
+                Ok(value) => return Ok(Ok(value)),
                 Err(error) => error,
             };
 
@@ -272,10 +299,10 @@ impl SpaceRunner<'_, '_> {
                 self.summary.rate_limited += 1;
             }
             if context.stop.is_stopped() {
-                return Err(error);
+                return Ok(Err(error));
             }
             let Some(delay) = context.retry.delay_after(&error, attempt) else {
-                return Err(error);
+                return Ok(Err(error));
             };
             if rate_limited {
                 context.slow_down.pause_for(delay);
@@ -289,7 +316,11 @@ impl SpaceRunner<'_, '_> {
                 error: error.to_string(),
             });
             self.summary.retries += 1;
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                biased;
+                () = context.stop.stopped() => return Ok(Err(error)),
+                () = tokio::time::sleep(delay) => {}
+            }
             attempt += 1;
         }
     }
@@ -323,6 +354,17 @@ fn log_outcome(operation: &Operation, outcome: &Outcome) {
         Outcome::Failed { error } => {
             warn!(index = operation.index, operation = kind, %member, %error, "failed")
         }
+    }
+}
+
+/// The run was stopped while an operation waited to send its first request.
+struct Stopped;
+
+const STOPPED_REASON: &str = "the run was stopped before this operation";
+
+fn stopped() -> Outcome {
+    Outcome::Skipped {
+        reason: STOPPED_REASON.to_string(),
     }
 }
 
