@@ -174,6 +174,24 @@ fn check_may_change_owner(
     Ok(())
 }
 
+/// Rejects a change to an app membership in admin mode, which Google
+/// documents as unable to touch app memberships.
+fn check_admin_leaves_apps(
+    access: &Access<'_>,
+    state: &EmulatorState,
+    membership: &Membership,
+    space_id: &str,
+    key: &str,
+    action: &str,
+) -> Result<(), ApiError> {
+    if access.admin_mode && is_app(state, membership) {
+        return Err(ApiError::permission_denied(format!(
+            "spaces/{space_id}/members/{key} belongs to a Chat app, and admin mode cannot {action} app memberships"
+        )));
+    }
+    Ok(())
+}
+
 /// Whether the membership belongs to a Chat app.
 fn is_app(state: &EmulatorState, membership: &Membership) -> bool {
     match &membership.member {
@@ -526,11 +544,7 @@ pub(crate) fn patch(
             "membership spaces/{space_id}/members/{key} not found"
         )));
     };
-    if access.admin_mode && is_app(state, membership) {
-        return Err(ApiError::permission_denied(format!(
-            "spaces/{space_id}/members/{key} belongs to a Chat app, and admin mode cannot change app memberships"
-        )));
-    }
+    check_admin_leaves_apps(access, state, membership, &space_id, &key, "change")?;
     check_may_change_owner(access, &space_id, space, &key, "change")?;
     if space.space_type != SpaceType::Space {
         return Err(ApiError::failed_precondition(format!(
@@ -611,11 +625,7 @@ pub(crate) fn delete(
             )));
         }
     }
-    if access.admin_mode && is_app(state, membership) {
-        return Err(ApiError::permission_denied(format!(
-            "spaces/{space_id}/members/{key} belongs to a Chat app, and admin mode cannot remove app memberships"
-        )));
-    }
+    check_admin_leaves_apps(access, state, membership, &space_id, &key, "remove")?;
     check_may_change_owner(access, &space_id, space, &key, "remove")?;
 
     let space = find_mut(state, &space_id)?;
