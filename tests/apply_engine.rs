@@ -1,17 +1,11 @@
 //! The engine against the emulator over real HTTP, with hand-built plans, so
 //! that each test controls exactly which operations run.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use chat_reconcile::apply::{self, ApplyContext, Event, EventSink, Outcome, StopFlag};
-use chat_reconcile::chat::auth::{AccessToken, StaticToken};
+use chat_reconcile::apply::{self, ApplyContext, Event, EventSink, Outcome};
 use chat_reconcile::chat::model::MembershipRole;
-use chat_reconcile::chat::retry::RetryPolicy;
-use chat_reconcile::chat::{ChatClient, ClientOptions};
-use chat_reconcile::emulator::{Emulator, EmulatorState};
-use chat_reconcile::limits::{LimitSettings, RateLimits, SlowDown};
+use chat_reconcile::limits::{LimitSettings, RateLimits};
 use chat_reconcile::plan::{Action, MemberRef, Operation, Plan, Reason, SpacePlan, SuccessorRule};
 
 /// Dave is the only owner. Carol is invited but has not joined, and bob is
@@ -37,59 +31,8 @@ spaces:
 
 const SPACE: &str = "spaces/AAAAeng";
 
-struct Harness {
-    emulator: Emulator,
-    client: ChatClient,
-    limits: RateLimits,
-    slow_down: SlowDown,
-    retry: RetryPolicy,
-    stop: StopFlag,
-}
-
-impl Harness {
-    async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let state = EmulatorState::parse(STATE).expect("valid state");
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let emulator = Emulator::start(state, address)
-            .await
-            .expect("start emulator");
-        let token = StaticToken::new(AccessToken::new("demo-token".to_string()));
-        let client = ChatClient::new(&emulator.url(), Arc::new(token), ClientOptions::default())
-            .expect("client for the emulator");
-        // Generous limits: these tests check outcomes, not pacing.
-        let settings = LimitSettings {
-            writes_per_minute: 6000,
-            reads_per_minute: 6000,
-            space_writes_per_second: 100.0,
-            space_reads_per_second: 100.0,
-        };
-        Self {
-            emulator,
-            client,
-            limits: RateLimits::new(&settings).unwrap(),
-            slow_down: SlowDown::new(),
-            retry: RetryPolicy {
-                max_attempts: 2,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-                max_jitter: Duration::from_millis(5),
-            },
-            stop: StopFlag::new(),
-        }
-    }
-
-    fn context(&self) -> ApplyContext<'_> {
-        ApplyContext {
-            client: &self.client,
-            limits: &self.limits,
-            slow_down: &self.slow_down,
-            retry: &self.retry,
-            concurrency: 4,
-            stop: &self.stop,
-        }
-    }
-}
+mod harness;
+use harness::Harness;
 
 fn member(email: &str, id: &str) -> MemberRef {
     MemberRef {
@@ -112,7 +55,7 @@ fn single_space(operations: Vec<Operation>) -> Plan {
 
 #[tokio::test]
 async fn failed_promotion_skips_removal() {
-    let harness = Harness::start().await;
+    let harness = Harness::from_yaml(STATE, "demo-token").await;
     let plan = single_space(vec![
         Operation {
             index: 0,
@@ -141,7 +84,7 @@ async fn failed_promotion_skips_removal() {
     ]);
 
     let (sink, mut events) = EventSink::channel();
-    let report = apply::apply(&plan, &harness.context(), sink).await;
+    let report = apply::apply(&plan, &harness.apply_context(4), sink).await;
 
     match report.outcome(SPACE, 0) {
         Some(Outcome::Failed { error }) => {
@@ -195,7 +138,7 @@ async fn failed_promotion_skips_removal() {
 
 #[tokio::test]
 async fn role_change_after_add_uses_new_membership() {
-    let harness = Harness::start().await;
+    let harness = Harness::from_yaml(STATE, "demo-token").await;
     let plan = single_space(vec![
         Operation {
             index: 0,
@@ -224,7 +167,7 @@ async fn role_change_after_add_uses_new_membership() {
         },
     ]);
 
-    let report = apply::apply(&plan, &harness.context(), EventSink::discard()).await;
+    let report = apply::apply(&plan, &harness.apply_context(4), EventSink::discard()).await;
     assert_eq!(report.outcome(SPACE, 0), Some(&Outcome::Applied));
     assert_eq!(report.outcome(SPACE, 1), Some(&Outcome::Applied));
 
@@ -240,7 +183,7 @@ async fn role_change_after_add_uses_new_membership() {
 
 #[tokio::test]
 async fn repeated_changes_are_already_done() {
-    let harness = Harness::start().await;
+    let harness = Harness::from_yaml(STATE, "demo-token").await;
     let plan = single_space(vec![
         Operation {
             index: 0,
@@ -262,7 +205,7 @@ async fn repeated_changes_are_already_done() {
         },
     ]);
 
-    let report = apply::apply(&plan, &harness.context(), EventSink::discard()).await;
+    let report = apply::apply(&plan, &harness.apply_context(4), EventSink::discard()).await;
     assert_eq!(report.outcome(SPACE, 0), Some(&Outcome::AlreadyDone));
     assert_eq!(report.outcome(SPACE, 1), Some(&Outcome::AlreadyDone));
     assert_eq!(report.summary.already_done, 2);
@@ -272,7 +215,7 @@ async fn repeated_changes_are_already_done() {
 
 #[tokio::test]
 async fn stopped_run_skips_everything() {
-    let harness = Harness::start().await;
+    let harness = Harness::from_yaml(STATE, "demo-token").await;
     harness.stop.stop();
     let plan = single_space(vec![Operation {
         index: 0,
@@ -285,7 +228,7 @@ async fn stopped_run_skips_everything() {
         requires: vec![],
     }]);
 
-    let report = apply::apply(&plan, &harness.context(), EventSink::discard()).await;
+    let report = apply::apply(&plan, &harness.apply_context(4), EventSink::discard()).await;
     assert!(
         matches!(report.outcome(SPACE, 0), Some(Outcome::Skipped { .. })),
         "{:?}",
@@ -298,7 +241,7 @@ async fn stopped_run_skips_everything() {
 
 #[tokio::test]
 async fn stop_interrupts_limiter_wait() {
-    let harness = Harness::start().await;
+    let harness = Harness::from_yaml(STATE, "demo-token").await;
     // One write every 10 s in the space: the second operation waits.
     let slow = RateLimits::new(&LimitSettings {
         space_writes_per_second: 0.1,
@@ -307,7 +250,7 @@ async fn stop_interrupts_limiter_wait() {
     .unwrap();
     let context = ApplyContext {
         limits: &slow,
-        ..harness.context()
+        ..harness.apply_context(4)
     };
     let bob = member("bob@example.com", "100000000004");
     let plan = single_space(vec![

@@ -3,17 +3,11 @@
 //! emulator's own state rather than on what the tool reports.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use chat_reconcile::apply::{self, ApplyContext, EventSink, StopFlag};
-use chat_reconcile::chat::auth::{AccessToken, StaticToken};
+use chat_reconcile::apply::{self, EventSink};
 use chat_reconcile::chat::model::MembershipRole;
-use chat_reconcile::chat::retry::RetryPolicy;
-use chat_reconcile::chat::{ChatClient, ClientOptions};
-use chat_reconcile::emulator::{Emulator, EmulatorState, Snapshot};
-use chat_reconcile::limits::{LimitSettings, RateLimits, SlowDown};
-use chat_reconcile::observe::{self, ObserveContext, ObservedState};
+use chat_reconcile::emulator::{EmulatorState, Snapshot};
+use chat_reconcile::observe::{self, ObservedState};
 use chat_reconcile::plan::{self, Action, Plan};
 use chat_reconcile::policy::{self, Policy};
 
@@ -21,74 +15,23 @@ const SAMPLE_ORG: &str = "examples/sample-org.yaml";
 const EXAMPLE_POLICY: &str = "policies/example.yaml";
 const DAVE: &str = "dave.departed@example.com";
 
-struct Run {
-    emulator: Emulator,
-    client: ChatClient,
-    limits: RateLimits,
-    slow_down: SlowDown,
-    retry: RetryPolicy,
+mod harness;
+use harness::Harness;
+
+/// Starts the emulator with the sample organisation.
+async fn start() -> Harness {
+    let state = EmulatorState::load(Path::new(SAMPLE_ORG)).expect("sample organisation loads");
+    Harness::start(state, "demo-token").await
 }
 
-impl Run {
-    /// Starts the emulator with the sample organisation and fast limits, so
-    /// that the test spends its time on requests, not on Google's quotas.
-    async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let state = EmulatorState::load(Path::new(SAMPLE_ORG)).expect("sample organisation loads");
-        let emulator = Emulator::start(state, "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("emulator starts");
-        let tokens = Arc::new(StaticToken::new(AccessToken::new("demo-token".into())));
-        let client = ChatClient::new(&emulator.url(), tokens, ClientOptions::default())
-            .expect("loopback endpoint is accepted");
-        let settings = LimitSettings {
-            writes_per_minute: 60_000,
-            reads_per_minute: 60_000,
-            space_writes_per_second: 200.0,
-            space_reads_per_second: 200.0,
-        };
-        Self {
-            emulator,
-            client,
-            limits: RateLimits::new(&settings).unwrap(),
-            slow_down: SlowDown::new(),
-            retry: RetryPolicy {
-                max_attempts: 2,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-                max_jitter: Duration::from_millis(5),
-            },
-        }
-    }
+async fn observe(run: &Harness, policy: &Policy) -> ObservedState {
+    observe::observe(&run.observe_context(4), policy)
+        .await
+        .expect("observe succeeds")
+}
 
-    fn observe_context(&self) -> ObserveContext<'_> {
-        ObserveContext {
-            client: &self.client,
-            limits: &self.limits,
-            slow_down: &self.slow_down,
-            retry: &self.retry,
-            concurrency: 4,
-        }
-    }
-
-    async fn observe(&self, policy: &Policy) -> ObservedState {
-        observe::observe(&self.observe_context(), policy)
-            .await
-            .expect("observe succeeds")
-    }
-
-    async fn apply(&self, plan: &Plan) -> apply::ApplyReport {
-        let stop = StopFlag::new();
-        let context = ApplyContext {
-            client: &self.client,
-            limits: &self.limits,
-            slow_down: &self.slow_down,
-            retry: &self.retry,
-            concurrency: 4,
-            stop: &stop,
-        };
-        apply::apply(plan, &context, EventSink::discard()).await
-    }
+async fn apply(run: &Harness, plan: &Plan) -> apply::ApplyReport {
+    apply::apply(plan, &run.apply_context(4), EventSink::discard()).await
 }
 
 fn space_named<'a>(
@@ -105,10 +48,10 @@ fn space_named<'a>(
 #[tokio::test]
 async fn sample_org_converges() {
     let policy = policy::load(Path::new(EXAMPLE_POLICY)).expect("example policy is valid");
-    let run = Run::start().await;
+    let run = start().await;
     let before = run.emulator.snapshot();
 
-    let observed = run.observe(&policy).await;
+    let observed = observe(&run, &policy).await;
     let first = plan::plan(&policy, &observed);
     assert!(
         !first.is_empty(),
@@ -137,7 +80,7 @@ async fn sample_org_converges() {
         }
     }
 
-    let report = run.apply(&first).await;
+    let report = apply(&run, &first).await;
     assert_eq!(
         report.summary.unsuccessful(),
         0,
@@ -156,7 +99,7 @@ async fn sample_org_converges() {
     );
 
     // Rule 5: planning again against the result gives an empty plan.
-    let again = plan::plan(&policy, &run.observe(&policy).await);
+    let again = plan::plan(&policy, &observe(&run, &policy).await);
     assert_eq!(
         again.operation_count(),
         0,
@@ -246,9 +189,9 @@ async fn sample_org_converges() {
 #[tokio::test]
 async fn no_successor_blocks_removal() {
     let policy = policy::load(Path::new("policies/no-successor.yaml")).expect("policy is valid");
-    let run = Run::start().await;
+    let run = start().await;
 
-    let plan = plan::plan(&policy, &run.observe(&policy).await);
+    let plan = plan::plan(&policy, &observe(&run, &policy).await);
     assert_eq!(
         plan.blocked_count(),
         1,
@@ -256,7 +199,7 @@ async fn no_successor_blocks_removal() {
     );
     assert_eq!(plan.operation_count(), 0, "nothing else changes: {plan:?}");
 
-    let report = run.apply(&plan).await;
+    let report = apply(&run, &plan).await;
     assert_eq!(report.summary.total(), 0);
     let archive = space_named(&run.emulator.snapshot(), "Legacy Archive").clone();
     assert!(

@@ -2,16 +2,8 @@
 //! missing space, conversion and order, and email resolution through
 //! `spaces.members.get` when the API leaves emails out.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use chat_reconcile::chat::auth::{AccessToken, StaticToken};
 use chat_reconcile::chat::model::{MembershipRole, MembershipState, SpaceType, UserType};
-use chat_reconcile::chat::retry::RetryPolicy;
-use chat_reconcile::chat::{ChatClient, ClientOptions};
-use chat_reconcile::emulator::{Emulator, EmulatorState};
-use chat_reconcile::limits::{LimitSettings, RateLimits, SlowDown};
-use chat_reconcile::observe::{self, ObserveContext, ObservedMember, ObservedState};
+use chat_reconcile::observe::{self, ObservedMember, ObservedState};
 use chat_reconcile::policy::model::{Mode, Policy, Principal, Role, SpacePolicy};
 
 const TOKEN: &str = "observe-test-token";
@@ -110,47 +102,8 @@ const MAX_LOOKUPS: u64 = 5 + 3;
 /// two that exist.
 const FETCH_REQUESTS: u64 = 3 + 2;
 
-struct Run {
-    emulator: Emulator,
-    client: ChatClient,
-    limits: RateLimits,
-    slow_down: SlowDown,
-    retry: RetryPolicy,
-}
-
-impl Run {
-    async fn start(state: &str, token: &str) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let state = EmulatorState::parse(state).expect("valid emulator state");
-        let emulator = Emulator::start(state, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let tokens = Arc::new(StaticToken::new(AccessToken::new(token.to_string())));
-        let client = ChatClient::new(&emulator.url(), tokens, ClientOptions::default()).unwrap();
-        Self {
-            emulator,
-            client,
-            limits: RateLimits::new(&LimitSettings::default()).unwrap(),
-            slow_down: SlowDown::new(),
-            retry: RetryPolicy {
-                max_attempts: 2,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-                max_jitter: Duration::from_millis(5),
-            },
-        }
-    }
-
-    fn context(&self, concurrency: usize) -> ObserveContext<'_> {
-        ObserveContext {
-            client: &self.client,
-            limits: &self.limits,
-            slow_down: &self.slow_down,
-            retry: &self.retry,
-            concurrency,
-        }
-    }
-}
+mod harness;
+use harness::Harness;
 
 /// Returns the email observed for `membership` in `space`.
 fn email_of(state: &ObservedState, space: &str, membership: &str) -> Option<String> {
@@ -208,8 +161,10 @@ fn assert_resolved(state: &ObservedState) {
 
 #[tokio::test]
 async fn observe_reports_missing_space() {
-    let run = Run::start(&state(true), TOKEN).await;
-    let state = observe::observe(&run.context(4), &policy()).await.unwrap();
+    let run = Harness::from_yaml(&state(true), TOKEN).await;
+    let state = observe::observe(&run.observe_context(4), &policy())
+        .await
+        .unwrap();
 
     assert_eq!(state.missing, ["spaces/AAAAgone"]);
     let names: Vec<_> = state
@@ -223,8 +178,10 @@ async fn observe_reports_missing_space() {
 
 #[tokio::test]
 async fn observe_converts_memberships() {
-    let run = Run::start(&state(true), TOKEN).await;
-    let state = observe::observe(&run.context(4), &policy()).await.unwrap();
+    let run = Harness::from_yaml(&state(true), TOKEN).await;
+    let state = observe::observe(&run.observe_context(4), &policy())
+        .await
+        .unwrap();
 
     let eng = &state.spaces[0];
     assert_eq!(eng.display_name.as_deref(), Some("Engineering"));
@@ -264,8 +221,10 @@ async fn observe_converts_memberships() {
 
 #[tokio::test]
 async fn listed_emails_need_no_lookup() {
-    let run = Run::start(&state(true), TOKEN).await;
-    let state = observe::observe(&run.context(4), &policy()).await.unwrap();
+    let run = Harness::from_yaml(&state(true), TOKEN).await;
+    let state = observe::observe(&run.observe_context(4), &policy())
+        .await
+        .unwrap();
 
     assert_resolved(&state);
     // dave's id comes from the AAAAops listing, so AAAAeng needs no lookup
@@ -279,8 +238,10 @@ async fn listed_emails_need_no_lookup() {
 
 #[tokio::test]
 async fn hidden_emails_resolved_by_alias() {
-    let run = Run::start(&state(false), TOKEN).await;
-    let state = observe::observe(&run.context(4), &policy()).await.unwrap();
+    let run = Harness::from_yaml(&state(false), TOKEN).await;
+    let state = observe::observe(&run.observe_context(4), &policy())
+        .await
+        .unwrap();
 
     assert_resolved(&state);
     assert_eq!(
@@ -303,8 +264,10 @@ async fn hidden_emails_resolved_by_alias() {
 
 #[tokio::test]
 async fn hidden_emails_serial_reuse_cache() {
-    let run = Run::start(&state(false), TOKEN).await;
-    let state = observe::observe(&run.context(1), &policy()).await.unwrap();
+    let run = Harness::from_yaml(&state(false), TOKEN).await;
+    let state = observe::observe(&run.observe_context(1), &policy())
+        .await
+        .unwrap();
 
     assert_resolved(&state);
     // One space at a time, in name order: AAAAeng looks up alice, bob, ceo,
@@ -317,9 +280,9 @@ async fn hidden_emails_serial_reuse_cache() {
 
 #[tokio::test]
 async fn observe_spaces_subset() {
-    let run = Run::start(&state(false), TOKEN).await;
+    let run = Harness::from_yaml(&state(false), TOKEN).await;
     let spaces = vec!["spaces/AAAAops".to_string()];
-    let state = observe::observe_spaces(&run.context(2), &policy(), &spaces)
+    let state = observe::observe_spaces(&run.observe_context(2), &policy(), &spaces)
         .await
         .unwrap();
 
@@ -343,8 +306,8 @@ async fn observe_spaces_subset() {
 
 #[tokio::test]
 async fn observe_error_names_space() {
-    let run = Run::start(&state(true), "not-a-known-token").await;
-    let error = observe::observe(&run.context(1), &policy())
+    let run = Harness::from_yaml(&state(true), "not-a-known-token").await;
+    let error = observe::observe(&run.observe_context(1), &policy())
         .await
         .unwrap_err();
     assert_eq!(error.space, "spaces/AAAAeng");
