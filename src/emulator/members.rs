@@ -126,11 +126,7 @@ fn refuse_only_owner(
     key: &str,
     action: &str,
 ) -> Result<(), ApiError> {
-    let is_owner = space
-        .memberships
-        .get(key)
-        .is_some_and(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined);
-    if space.space_type == SpaceType::Space && is_owner && space.owner_count() == 1 {
+    if space.space_type == SpaceType::Space && space.is_owner(key) && space.owner_count() == 1 {
         counters.only_owner_refusals += 1;
         return Err(ApiError::failed_precondition(format!(
             "cannot {action} spaces/{space_id}/members/{key}: it is the only owner (ROLE_MANAGER) of spaces/{space_id}; \
@@ -145,10 +141,7 @@ fn refuse_only_owner(
 fn is_owner(space: &Space, caller: &Caller) -> bool {
     match &caller.user {
         None => true,
-        Some(user) => space
-            .memberships
-            .get(user)
-            .is_some_and(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined),
+        Some(user) => space.is_owner(user),
     }
 }
 
@@ -161,11 +154,7 @@ fn check_may_change_owner(
     key: &str,
     action: &str,
 ) -> Result<(), ApiError> {
-    let target_is_owner = space
-        .memberships
-        .get(key)
-        .is_some_and(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined);
-    if target_is_owner && !access.admin_mode && !is_owner(space, access.caller) {
+    if space.is_owner(key) && !access.admin_mode && !is_owner(space, access.caller) {
         return Err(ApiError::permission_denied(format!(
             "cannot {action} spaces/{space_id}/members/{key}: it is an owner, and only an owner of spaces/{space_id} \
              or an administrator with useAdminAccess=true may {action} an owner"

@@ -279,6 +279,14 @@ pub(crate) struct Membership {
     pub create_time: String,
 }
 
+impl Membership {
+    /// Checks whether this is an owner: a joined `ROLE_MANAGER`. An invited
+    /// membership does not keep a space owned.
+    pub fn is_owner(&self) -> bool {
+        self.role == Role::RoleManager && self.state == MembershipState::Joined
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Space {
     pub display_name: Option<String>,
@@ -294,10 +302,12 @@ pub(crate) struct Space {
 impl Space {
     /// Counts the joined owners (`ROLE_MANAGER`).
     pub fn owner_count(&self) -> usize {
-        self.memberships
-            .values()
-            .filter(|m| m.role == Role::RoleManager && m.state == MembershipState::Joined)
-            .count()
+        self.memberships.values().filter(|m| m.is_owner()).count()
+    }
+
+    /// Checks whether `key` names a joined owner of this space.
+    pub fn is_owner(&self, key: &str) -> bool {
+        self.memberships.get(key).is_some_and(Membership::is_owner)
     }
 }
 
