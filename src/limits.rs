@@ -180,7 +180,7 @@ impl RateLimits {
     }
 }
 
-/// A gate every worker passes before a request; a 429 closes it for a while,
+/// A gate every worker passes before a request. A 429 closes it for a while,
 /// so that the whole run slows down and not only the request that failed.
 #[derive(Debug, Default)]
 pub struct SlowDown {

@@ -2,7 +2,7 @@
 //!
 //! - every JSON field of the client's model, fully populated and
 //!   serialized, exists in the document's schema with the same name and
-//!   JSON type, and every enum value the model knows is a documented one;
+//!   JSON type, and every enum value the model defines is a documented one;
 //! - every request the client sends to the emulator matches a documented
 //!   method by HTTP method and path template, with documented query
 //!   parameters only;

@@ -325,7 +325,7 @@ async fn admin_access_needs_admin_with_admin_scope() {
     reply.assert_error(403, "PERMISSION_DENIED", "this token is a app caller");
     let reply = get(&fixture, "plain-admin-token", path, &query).await;
     reply.assert_error(403, "PERMISSION_DENIED", "needs a chat.admin.* scope");
-    // The filter rule still holds in admin mode.
+    // The filter rule still applies in admin mode.
     let reply = get(&fixture, "admin-token", path, &[("useAdminAccess", "true")]).await;
     reply.assert_error(
         400,

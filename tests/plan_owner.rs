@@ -261,7 +261,7 @@ fn fallback_off_blocks_last_owner() {
     assert_eq!(space.blocked.len(), 1);
     assert_eq!(space.blocked[0].member.display, "u1@example.com");
     assert_eq!(space.blocked[0].block, BlockReason::NoSuccessor);
-    assert_eq!(space.blocked[0].wanted_because, Reason::Offboarded);
+    assert_eq!(space.blocked[0].requested_because, Reason::Offboarded);
 }
 
 #[test]

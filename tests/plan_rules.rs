@@ -317,9 +317,9 @@ fn protected_member_blocked() {
     assert_eq!(space.blocked.len(), 2);
     assert_eq!(space.blocked[0].member.display, "u2@example.com");
     assert_eq!(space.blocked[0].block, BlockReason::Protected);
-    assert_eq!(space.blocked[0].wanted_because, Reason::RoleDiffers);
+    assert_eq!(space.blocked[0].requested_because, Reason::RoleDiffers);
     assert_eq!(space.blocked[1].member.display, "u3@example.com");
-    assert_eq!(space.blocked[1].wanted_because, Reason::Offboarded);
+    assert_eq!(space.blocked[1].requested_because, Reason::Offboarded);
     assert_eq!(space.blocked[1].action.kind(), "remove");
 }
 

@@ -13,7 +13,7 @@ struct Case {
     yaml: String,
     /// `line:column` of the issue.
     at: &'static str,
-    /// A phrase the issue's message or hint must contain.
+    /// A phrase the reported problem's message or hint must contain.
     phrase: &'static str,
 }
 

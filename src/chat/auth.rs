@@ -62,7 +62,7 @@ impl StaticToken {
 
     /// Reads the token from a file, trimming surrounding white space.
     ///
-    /// Fails when the file cannot be read, is empty, or holds more than one
+    /// Fails when the file cannot be read, is empty, or contains more than one
     /// word (a token never contains white space).
     pub fn from_file(path: &Path) -> Result<Self, AuthError> {
         let shown = path.display().to_string();

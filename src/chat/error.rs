@@ -7,7 +7,7 @@ use serde::Deserialize;
 /// A failed Chat API call.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
-    /// The API answered with an error body.
+    /// The API returned an error body.
     #[error("{method} {target}: HTTP {http_status} {}: {message}", status.as_deref().unwrap_or("(no status)"))]
     Api {
         method: &'static str,
@@ -106,13 +106,13 @@ impl ChatError {
         }
     }
 
-    /// Tells whether the API answered 404: no such space or membership, or
+    /// Checks whether the API returned 404: no such space or membership, or
     /// one the caller may not see.
     pub fn is_not_found(&self) -> bool {
         self.http_status() == Some(404)
     }
 
-    /// Tells whether the API answered 409: the member is already in the space.
+    /// Checks whether the API returned 409: the member is already in the space.
     pub fn is_already_exists(&self) -> bool {
         self.http_status() == Some(409)
     }
@@ -158,7 +158,8 @@ struct ErrorBody {
     status: Option<String>,
 }
 
-/// Longest excerpt of a body that is not Google's error JSON, in characters.
+/// Maximum length, in characters, of the excerpt kept from a body that is
+/// not Google's error JSON.
 const EXCERPT_CHARS: usize = 200;
 
 /// Builds [`ChatError::Api`] from an error response's status, `Retry-After`

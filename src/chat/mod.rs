@@ -45,7 +45,7 @@ impl Default for ClientOptions {
     }
 }
 
-/// Which memberships `spaces.members.list` returns.
+/// Options that select the memberships `spaces.members.list` returns.
 #[derive(Debug, Clone, Default)]
 pub struct ListMembersOptions {
     pub show_groups: bool,
@@ -340,7 +340,7 @@ impl ChatClient {
         }
     }
 
-    /// Sends one request with a fresh bearer token and decodes the answer.
+    /// Sends one request with a fresh bearer token and decodes the response.
     async fn send<T: DeserializeOwned>(
         &self,
         call: Call<'_>,

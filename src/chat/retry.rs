@@ -12,8 +12,8 @@ use rand::Rng;
 use super::ChatError;
 use crate::limits::SlowDown;
 
-/// Longest wait a server's `Retry-After` header can impose. It is larger than
-/// [`RetryPolicy::max_delay`] because the server knows when its quota
+/// Maximum wait a server's `Retry-After` header can impose. It is larger than
+/// [`RetryPolicy::max_delay`] because the server can tell when its quota
 /// refills, but bounded so that a broken header cannot stall a run for hours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 

@@ -59,9 +59,9 @@ async fn plan_with(session: &Session, policy: &Policy, args: &PlanArgs) -> Resul
 }
 
 /// Prints an error naming the policy's spaces that the API did not return,
-/// and returns how many there are. A missing space is a typo in the policy
-/// or a caller without access; either way the policy is not enforced there,
-/// so the run must not exit 0.
+/// and returns how many there are. A missing space means a typo in the
+/// policy or a caller without access. The policy is not enforced there in
+/// either case, so the run must not exit 0.
 fn report_missing_spaces(plan: &Plan) -> usize {
     let missing: Vec<&str> = plan
         .spaces

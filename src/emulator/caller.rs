@@ -17,7 +17,7 @@ use super::server::ApiCall;
 /// Prefix of every OAuth scope of the Chat API.
 pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
 
-/// How a caller authenticates.
+/// The kind of caller, which decides how it authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallerKind {
@@ -107,7 +107,7 @@ impl Caller {
     }
 }
 
-/// Every scope the emulator knows, which the default caller holds.
+/// Every scope the emulator recognises. The default caller has them all.
 pub const ALL_SCOPES: [&str; 13] = [
     "chat.memberships",
     "chat.memberships.readonly",

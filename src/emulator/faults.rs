@@ -6,7 +6,7 @@
 //! The same seed and the same sequence of requests give the same faults.
 //!
 //! An injected error or reset happens before the method runs, so the state
-//! is unchanged. A hang delays the answer for its duration and then runs the
+//! is unchanged. A hang delays the response for its duration and then runs the
 //! method; if the client gives up first, the request is dropped unrun.
 
 use std::collections::BTreeMap;
@@ -33,19 +33,19 @@ pub const EVERY_METHOD: &str = "*";
 /// to 1 and their sum must not exceed 1.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MethodFaults {
-    /// Added to every answer.
+    /// Latency added to every response.
     pub latency: Duration,
     /// Up to this much more, drawn uniformly per request.
     pub jitter: Duration,
-    /// Share of requests answered 500 INTERNAL.
+    /// Share of requests that get 500 INTERNAL.
     pub internal: f64,
-    /// Share of requests answered 503 UNAVAILABLE.
+    /// Share of requests that get 503 UNAVAILABLE.
     pub unavailable: f64,
-    /// Share of requests answered 504 DEADLINE_EXCEEDED.
+    /// Share of requests that get 504 DEADLINE_EXCEEDED.
     pub deadline: f64,
-    /// Share of requests whose connection is dropped without an answer.
+    /// Share of requests whose connection is dropped without a response.
     pub reset: f64,
-    /// Share of requests held for `hang_for` before they are answered.
+    /// Share of requests held for `hang_for` before they get a response.
     pub hang: f64,
     pub hang_for: Duration,
 }
@@ -207,7 +207,7 @@ impl Fault {
         }
     }
 
-    /// The error answered for an injected 500, 503 or 504.
+    /// The error returned for an injected 500, 503 or 504.
     pub fn error(self, method: &str) -> Option<ApiError> {
         let (status, text) = match self {
             Fault::Internal => (Status::Internal, "internal error"),
@@ -271,7 +271,7 @@ impl Injector {
     }
 }
 
-/// Lets a request handler drop its own connection without an answer.
+/// Lets a request handler drop its own connection without a response.
 /// Each accepted connection gets one; axum hands it to the handler as
 /// connect info.
 #[derive(Debug, Clone, Default)]

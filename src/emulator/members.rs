@@ -620,7 +620,7 @@ pub(crate) fn delete(
     let space = find_mut(state, &space_id)?;
     if space.space_type == SpaceType::DirectMessage {
         return Err(ApiError::failed_precondition(format!(
-            "cannot remove members from spaces/{space_id}: it is a direct message, which nobody can leave"
+            "cannot remove members from spaces/{space_id}: it is a direct message, and members cannot leave a direct message"
         )));
     }
     refuse_only_owner(counters, &space_id, space, &key, "remove")?;

@@ -2,8 +2,8 @@
 //!
 //! It serves spaces.list, spaces.get, spaces.search (admin mode) and
 //! spaces.members list, get, create, patch and delete under `/v1/`, from a
-//! YAML state file (see [`EmulatorState`]). Each token stands for a caller
-//! whose kind and scopes are enforced ([`Caller`]); quotas
+//! YAML state file (see [`EmulatorState`]). Each token belongs to a caller
+//! whose kind and scopes are enforced ([`Caller`]). Quotas
 //! ([`QuotaSettings`]) and injected latency and faults ([`FaultSettings`])
 //! come from the state file or from overrides. It is strict on purpose: an unknown route, query
 //! parameter, body field or filter term is an error that names it, so a

@@ -2,7 +2,7 @@
 //!
 //! Three buckets are per Cloud project (membership writes, membership reads,
 //! space reads) and two are per space (reads and writes, shared by every
-//! caller acting in that space). Each bucket holds at most `limit` tokens,
+//! caller acting in that space). Each bucket contains at most `limit` tokens,
 //! starts full and refills continuously at `limit` per `period`, so a burst
 //! of `limit` requests passes at once and the rate over a longer run
 //! approaches `limit` per `period`.

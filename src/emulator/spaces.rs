@@ -80,7 +80,7 @@ pub(crate) fn is_member(space: &Space, caller: &Caller) -> bool {
 
 /// Finds a space the caller may see: any space in admin mode, otherwise
 /// only those the caller is a joined member of. Like Google, the emulator
-/// answers NOT_FOUND for a space the caller may not see.
+/// returns NOT_FOUND for a space the caller may not see.
 pub(crate) fn find_visible<'a>(
     state: &'a EmulatorState,
     access: &Access<'_>,

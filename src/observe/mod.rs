@@ -23,7 +23,7 @@ use crate::policy::model::{Policy, Principal};
 
 pub use model::{ObservedMember, ObservedMembership, ObservedSpace, ObservedState};
 
-/// How the observation runs.
+/// The client, limiters and settings of an observation.
 pub struct ObserveContext<'a> {
     pub client: &'a ChatClient,
     pub limits: &'a RateLimits,

@@ -21,7 +21,7 @@ pub struct SpacePlan {
     pub space: String,
     pub display_name: Option<String>,
     pub operations: Vec<Operation>,
-    /// Changes the policy asks for that a safety rule stops.
+    /// Changes the policy requests that a safety rule prevents.
     pub blocked: Vec<Blocked>,
     /// Notes for the operator that change nothing (a display name mismatch).
     pub warnings: Vec<String>,
@@ -30,7 +30,7 @@ pub struct SpacePlan {
 /// A member as the plan shows it: the email where known, the id otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MemberRef {
-    /// What people read: an email, `users/{id}` or `groups/{id}`.
+    /// The text shown to people: an email, `users/{id}` or `groups/{id}`.
     pub display: String,
     /// The resource name to send in `members.create`: `users/{id}`,
     /// `users/{email}` or `groups/{id}`.
@@ -55,7 +55,7 @@ pub struct Operation {
     pub requires: Vec<usize>,
 }
 
-/// What an operation does.
+/// The change an operation makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
@@ -98,7 +98,7 @@ impl Action {
     }
 }
 
-/// Why an operation exists.
+/// The reason an operation exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Reason {
@@ -133,18 +133,18 @@ pub enum SuccessorRule {
     LongestStanding,
 }
 
-/// A change the policy asks for that the plan does not make.
+/// A change the policy requests that the plan does not make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocked {
     pub member: MemberRef,
-    /// The change that was wanted, had it been allowed.
+    /// The change the policy requests, had it been allowed.
     pub action: Action,
-    /// The reason the change was wanted.
-    pub wanted_because: Reason,
+    /// The reason the change was requested.
+    pub requested_because: Reason,
     pub block: BlockReason,
 }
 
-/// Why a change was not planned.
+/// The reason a change was not planned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "block", rename_all = "snake_case")]
 pub enum BlockReason {

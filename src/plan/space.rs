@@ -185,7 +185,7 @@ fn plan_present(mode: Mode, space_type: &SpaceType, present: &Present<'_>, draft
         draft.blocked.push(Blocked {
             member,
             action: step.action,
-            wanted_because: Reason::RoleDiffers,
+            requested_because: Reason::RoleDiffers,
             block: BlockReason::Protected,
         });
         return;
@@ -220,7 +220,7 @@ fn plan_removal(
         draft.blocked.push(Blocked {
             member,
             action: step.action,
-            wanted_because: reason,
+            requested_because: reason,
             block: BlockReason::Protected,
         });
         return;

@@ -394,7 +394,7 @@ fn block_one(draft: &mut Draft<'_>, departing: &[usize]) {
     draft.blocked.push(Blocked {
         member: step.action.member().clone(),
         action: step.action,
-        wanted_because: step.reason,
+        requested_because: step.reason,
         block: BlockReason::NoSuccessor,
     });
 }

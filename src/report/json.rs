@@ -57,7 +57,7 @@ pub fn plan_json(plan: &Plan, spaces_in_scope: usize) -> Value {
             let mut record = action_fields(&space.space, &item.action);
             record.insert("block".into(), json!(block_code(&item.block)));
             record.insert("block_text".into(), json!(block_text(&item.block)));
-            insert_reason(&mut record, &item.wanted_because);
+            insert_reason(&mut record, &item.requested_because);
             blocked.push(Value::Object(record));
         }
     }

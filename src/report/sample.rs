@@ -63,7 +63,7 @@ pub fn sample_plan() -> Plan {
                 membership: "spaces/AAAAeng/members/400".to_string(),
                 role: MembershipRole::Member,
             },
-            wanted_because: Reason::NotInPolicy,
+            requested_because: Reason::NotInPolicy,
             block: BlockReason::Protected,
         }],
         warnings: vec![],

@@ -157,7 +157,7 @@ fn rows(space: &SpacePlan) -> Vec<Row> {
             reason: format!(
                 "{} ({})",
                 block_text(&blocked.block),
-                reason_text(&blocked.wanted_because)
+                reason_text(&blocked.requested_because)
             ),
         });
     }
