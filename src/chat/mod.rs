@@ -20,12 +20,22 @@ use url::{Host, Url};
 
 pub use error::ChatError;
 use model::{
-    Group, ListMembershipsResponse, ListSpacesResponse, Membership, MembershipRole, Space, User,
-    UserType,
+    Group, ListMembershipsResponse, ListSpacesResponse, Membership, MembershipRole,
+    SearchSpacesResponse, Space, User, UserType,
 };
 
 /// Largest page the API serves; larger `pageSize` values are lowered to it.
 const PAGE_SIZE: &str = "1000";
+
+/// The member filter sent in admin mode when the caller gives none on
+/// `member.type`: the API requires one there, and this one drops only apps.
+pub const ADMIN_MEMBER_FILTER: &str = r#"member.type != "BOT""#;
+
+/// The `spaces.search` query for every named space of the caller's
+/// organisation. The API requires both terms, and `space_type` accepts only
+/// `SPACE`, so group chats and direct messages cannot be searched.
+pub const SEARCH_ALL_SPACES: &str =
+    r#"customer = "customers/my_customer" AND space_type = "SPACE""#;
 
 /// Options shared by every request of a client.
 #[derive(Debug, Clone)]
@@ -165,6 +175,42 @@ impl ChatClient {
         }
     }
 
+    /// `spaces.search` with `useAdminAccess=true`, every page, `pageSize=1000`.
+    /// Needs an administrator's token; `query` is sent as given (see
+    /// [`SEARCH_ALL_SPACES`]).
+    pub async fn search_spaces(&self, query: &str) -> Result<Vec<Space>, ChatError> {
+        let mut spaces = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("useAdminAccess", "true".to_string()),
+                ("query", query.to_string()),
+                ("pageSize", PAGE_SIZE.to_string()),
+            ];
+            if let Some(token) = &page_token {
+                query.push(("pageToken", token.clone()));
+            }
+            let call = Call {
+                method: "spaces.search",
+                target: "spaces",
+                http_method: Method::GET,
+                segments: vec!["spaces:search"],
+                query,
+            };
+            let page: SearchSpacesResponse = self.send(call, None).await?;
+            spaces.extend(page.spaces);
+            page_token = page.next_page_token.filter(|token| !token.is_empty());
+            if page_token.is_none() {
+                return Ok(spaces);
+            }
+        }
+    }
+
+    /// Tells whether the client sends `useAdminAccess=true`.
+    pub fn uses_admin_access(&self) -> bool {
+        self.inner.options.use_admin_access
+    }
+
     /// `spaces.get` on `spaces/{id}`.
     pub async fn get_space(&self, space: &str) -> Result<Space, ChatError> {
         const METHOD: &str = "spaces.get";
@@ -219,8 +265,8 @@ impl ChatClient {
         if options.show_invited {
             query.push(("showInvited", "true".to_string()));
         }
-        if let Some(filter) = &options.filter {
-            query.push(("filter", filter.clone()));
+        if let Some(filter) = self.member_filter(options.filter.as_deref()) {
+            query.push(("filter", filter));
         }
         query.extend(self.admin_query());
         if let Some(token) = page_token {
@@ -330,6 +376,19 @@ impl ChatClient {
             query: self.admin_query(),
         };
         self.send(call, None).await
+    }
+
+    /// Returns the filter to send: the caller's, with [`ADMIN_MEMBER_FILTER`]
+    /// added in admin mode unless it already has a `member.type` term.
+    fn member_filter(&self, filter: Option<&str>) -> Option<String> {
+        if !self.inner.options.use_admin_access {
+            return filter.map(str::to_string);
+        }
+        match filter {
+            Some(filter) if filter.contains("member.type") => Some(filter.to_string()),
+            Some(filter) => Some(format!("{ADMIN_MEMBER_FILTER} AND {filter}")),
+            None => Some(ADMIN_MEMBER_FILTER.to_string()),
+        }
     }
 
     fn admin_query(&self) -> Vec<(&'static str, String)> {

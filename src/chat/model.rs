@@ -230,3 +230,15 @@ pub struct ListSpacesResponse {
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
+
+/// `SearchSpacesResponse` of `spaces.search`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchSpacesResponse {
+    #[serde(default)]
+    pub spaces: Vec<Space>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    #[serde(default)]
+    pub total_size: Option<i64>,
+}

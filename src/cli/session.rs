@@ -45,28 +45,34 @@ impl Session {
     /// that would send the token in clear text included), and with exit 1 on
     /// missing credentials.
     pub async fn connect(args: &CommonArgs) -> Result<Self, Failure> {
-        let limits = build_limits(&args.limits)?;
+        Self::connect_with(&args.connection, &args.limits, ClientOptions::default()).await
+    }
+
+    /// Like [`Session::connect`], for commands without a policy file, with
+    /// the client's options (admin mode) given.
+    pub async fn connect_with(
+        connection: &ConnectionArgs,
+        limit_args: &LimitArgs,
+        options: ClientOptions,
+    ) -> Result<Self, Failure> {
+        let limits = build_limits(limit_args)?;
         let retry = RetryPolicy {
-            max_attempts: args.limits.max_attempts,
+            max_attempts: limit_args.max_attempts,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(32),
             max_jitter: Duration::from_secs(1),
         };
 
-        let (endpoint, tokens, emulator) = match &args.connection.emulator {
+        let (endpoint, tokens, emulator) = match &connection.emulator {
             Some(state_path) => {
                 let (emulator, token) = start_emulator(state_path).await?;
                 let tokens: Arc<dyn TokenProvider> = Arc::new(StaticToken::new(token));
                 (emulator.url(), tokens, Some(emulator))
             }
-            None => (
-                args.connection.endpoint.clone(),
-                real_token(&args.connection)?,
-                None,
-            ),
+            None => (connection.endpoint.clone(), real_token(connection)?, None),
         };
 
-        let client = match ChatClient::new(&endpoint, tokens, ClientOptions::default()) {
+        let client = match ChatClient::new(&endpoint, tokens, options) {
             Ok(client) => client,
             Err(error) => {
                 if let Some(emulator) = emulator {
@@ -83,7 +89,7 @@ impl Session {
             limits,
             slow_down: SlowDown::new(),
             retry,
-            concurrency: args.limits.concurrency as usize,
+            concurrency: limit_args.concurrency as usize,
             emulator,
         })
     }

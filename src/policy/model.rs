@@ -75,6 +75,11 @@ pub struct Policy {
     pub protect: Vec<Principal>,
     /// Removed from every space the policy names.
     pub offboard: Vec<Principal>,
+    /// The members of `offboard` with `scope: all-spaces`, which
+    /// `chat-reconcile offboard --policy` also removes from every space it
+    /// finds. `plan` and `apply` treat them like the rest of `offboard`.
+    #[serde(default)]
+    pub offboard_all_spaces: Vec<Principal>,
     /// Ordered successor candidates used in every space after its own list.
     pub successors: Vec<Principal>,
     /// Whether the planner may fall back to the longest-standing joined

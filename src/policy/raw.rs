@@ -80,7 +80,7 @@ pub(crate) struct RawPolicy {
     #[serde(default)]
     pub protect: Vec<Spanned<String>>,
     #[serde(default)]
-    pub offboard: Vec<Spanned<String>>,
+    pub offboard: Vec<Spanned<RawOffboard>>,
     #[serde(default)]
     pub successors: Vec<Spanned<String>>,
     #[serde(default)]
@@ -151,6 +151,58 @@ impl<'de> Visitor<'de> for VersionVisitor {
             .is_some()
         {}
         Ok(RawVersion::Other("{...}".to_string()))
+    }
+}
+
+/// One entry of `offboard`: a member, or `{member: ..., scope: ...}`.
+#[derive(Debug)]
+pub(crate) enum RawOffboard {
+    Member(String),
+    Entry(RawOffboardEntry),
+}
+
+/// The mapping form of an `offboard` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOffboardEntry {
+    pub member: Spanned<String>,
+    #[serde(default)]
+    pub scope: RawOffboardScope,
+}
+
+/// `scope` of an `offboard` entry.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawOffboardScope {
+    /// Removed from the spaces the policy names.
+    #[default]
+    NamedSpaces,
+    /// Also removed from every space `chat-reconcile offboard` finds.
+    AllSpaces,
+}
+
+impl<'de> Deserialize<'de> for RawOffboard {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OffboardVisitor)
+    }
+}
+
+struct OffboardVisitor;
+
+impl<'de> Visitor<'de> for OffboardVisitor {
+    type Value = RawOffboard;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a member, or a mapping with `member` and `scope`")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<RawOffboard, E> {
+        Ok(RawOffboard::Member(value.to_string()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawOffboard, A::Error> {
+        let entry = RawOffboardEntry::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(RawOffboard::Entry(entry))
     }
 }
 

@@ -3,14 +3,16 @@
 //! Every check runs to the end and records its problems, so that one run
 //! shows the operator all of them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_saphyr::Spanned;
 
 use super::error::{Issues, Position};
 use super::member::parse_member;
 use super::model::{Mode, Policy, Principal, Role, SpacePolicy};
-use super::raw::{RawMode, RawPolicy, RawSpace, RawSuccessorFallback, RawVersion};
+use super::raw::{
+    RawMode, RawOffboard, RawOffboardScope, RawPolicy, RawSpace, RawSuccessorFallback, RawVersion,
+};
 
 /// The only policy format version this build reads.
 pub const SUPPORTED_VERSION: i64 = 1;
@@ -28,7 +30,8 @@ pub(crate) fn resolve(raw: RawPolicy, root: Position, issues: &mut Issues) -> Po
     check_version(raw.version.as_ref(), root, issues);
 
     let protect = read_list(&raw.protect, "protect", issues);
-    let offboard = read_list(&raw.offboard, "offboard", issues);
+    let (offboard_members, everywhere) = split_offboard(&raw.offboard);
+    let offboard = read_list(&offboard_members, "offboard", issues);
     let successors = read_list(&raw.successors, "successors", issues);
     reject_groups(&successors, "successors", "a successor", issues);
 
@@ -81,6 +84,11 @@ pub(crate) fn resolve(raw: RawPolicy, root: Position, issues: &mut Issues) -> Po
     Policy {
         spaces,
         protect: principals(protect),
+        offboard_all_spaces: offboard
+            .iter()
+            .filter(|listed| everywhere.contains(&listed.position))
+            .map(|listed| listed.principal.clone())
+            .collect(),
         offboard: principals(offboard),
         successors: principals(successors),
         successor_fallback: raw.successor_fallback == RawSuccessorFallback::LongestStanding,
@@ -232,6 +240,32 @@ fn check_space_name(name: &Spanned<String>, issues: &mut Issues) {
             ),
         );
     }
+}
+
+/// Turns the `offboard` entries into the members as written, and the
+/// positions of those whose scope is `all-spaces`.
+fn split_offboard(entries: &[Spanned<RawOffboard>]) -> (Vec<Spanned<String>>, BTreeSet<Position>) {
+    let mut members = Vec::with_capacity(entries.len());
+    let mut everywhere = BTreeSet::new();
+    for entry in entries {
+        let member = match &entry.value {
+            RawOffboard::Member(member) => {
+                Spanned::new(member.clone(), entry.referenced, entry.defined)
+            }
+            RawOffboard::Entry(mapping) => {
+                if mapping.scope == RawOffboardScope::AllSpaces {
+                    everywhere.insert(Position::from(mapping.member.referenced));
+                }
+                Spanned::new(
+                    mapping.member.value.clone(),
+                    mapping.member.referenced,
+                    mapping.member.defined,
+                )
+            }
+        };
+        members.push(member);
+    }
+    (members, everywhere)
 }
 
 /// Parses every member of one list, recording invalid values and repeats.
