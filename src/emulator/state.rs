@@ -163,6 +163,11 @@ struct UserFile {
 #[serde(deny_unknown_fields)]
 struct GroupFile {
     id: Spanned<String>,
+    /// User ids of the group's members. The Chat API never lists a group's
+    /// members, so the emulator serves them to no request; tests read them
+    /// through [`EmulatorState::group_members`].
+    #[serde(default)]
+    members: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -326,6 +331,8 @@ pub struct EmulatorState {
     /// Lower-cased email to user id.
     pub(crate) user_ids_by_email: HashMap<String, String>,
     pub(crate) groups: BTreeSet<String>,
+    /// User ids listed under each group's `members`, keyed by group id.
+    pub(crate) group_members: BTreeMap<String, Vec<String>>,
     /// Keyed by the `{space}` part of `spaces/{space}`.
     pub(crate) spaces: BTreeMap<String, Space>,
 }
@@ -343,6 +350,12 @@ impl EmulatorState {
     /// then those of `callers`, in file order.
     pub fn tokens(&self) -> &[String] {
         &self.tokens
+    }
+
+    /// Returns the user ids the state file lists under a group's `members`
+    /// (`group` is the id after `groups/`); empty for an unknown group.
+    pub fn group_members(&self, group: &str) -> &[String] {
+        self.group_members.get(group).map_or(&[], Vec::as_slice)
     }
 
     /// Returns the caller a token stands for.
@@ -429,6 +442,7 @@ impl EmulatorState {
         }
 
         let mut groups = BTreeSet::new();
+        let mut group_members = BTreeMap::new();
         for group in &file.groups {
             let id = &group.id.value;
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -444,6 +458,23 @@ impl EmulatorState {
             if !groups.insert(id.clone()) {
                 problems.add(&group.id, format!("duplicate group id {id:?}"));
             }
+            let mut members = Vec::with_capacity(group.members.len());
+            for member in &group.members {
+                if !users.contains_key(&member.value) {
+                    let message = format!(
+                        "group {id:?}: member {:?} is not listed under `users`",
+                        member.value
+                    );
+                    problems.add(member, message);
+                } else if members.contains(&member.value) {
+                    let message =
+                        format!("group {id:?}: member {:?} is listed twice", member.value);
+                    problems.add(member, message);
+                } else {
+                    members.push(member.value.clone());
+                }
+            }
+            group_members.insert(id.clone(), members);
         }
 
         for caller in &file.callers {
@@ -497,6 +528,7 @@ impl EmulatorState {
             users,
             user_ids_by_email,
             groups,
+            group_members,
             spaces: BTreeMap::new(),
         };
         for space in file.spaces {

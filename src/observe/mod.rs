@@ -182,7 +182,7 @@ async fn list_memberships(
 
 /// Runs one read under the space's and the project's read limiters, with
 /// retries logged at warn level.
-async fn read<T, Call, Attempt>(
+pub(crate) async fn read<T, Call, Attempt>(
     context: &ObserveContext<'_>,
     space: &str,
     method: &'static str,
@@ -236,7 +236,7 @@ fn observe_space(
 /// API's `..._UNSPECIFIED` values, and a missing member name is taken from
 /// the membership name, whose last segment is the member's id. Only a
 /// missing membership name is an error, because nothing could change it.
-fn observe_membership(
+pub(crate) fn observe_membership(
     space: &str,
     index: usize,
     membership: Membership,

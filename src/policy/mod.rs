@@ -7,7 +7,7 @@
 //! reports every problem it finds at once.
 
 mod error;
-mod member;
+pub(crate) mod member;
 pub mod model;
 mod raw;
 pub mod resolve;
