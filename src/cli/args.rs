@@ -37,6 +37,12 @@ pub enum Command {
     /// Make the changes the policy requires, then verify the result.
     #[command(after_help = Exit::help_table())]
     Apply(ApplyArgs),
+    /// Remove departing users from every space found, handing over
+    /// ownership first. A dry run unless --apply is given.
+    #[command(after_help = super::offboard::AFTER_HELP)]
+    Offboard(super::offboard::OffboardArgs),
+    /// Write the current memberships of spaces as a policy in exact mode.
+    Export(super::export::ExportArgs),
     /// Serve a local Chat API emulator from a state file, until Ctrl-C.
     Emulator(EmulatorArgs),
 }

@@ -213,7 +213,7 @@ async fn verify(session: &Session, policy: &Policy, plan: &Plan) -> Result<Verif
 }
 
 /// Routes engine events to the progress display and, for JSON, to stdout.
-fn event_sink(
+pub(super) fn event_sink(
     plan: &Plan,
     format: Format,
     progress: ProgressMode,
@@ -234,7 +234,7 @@ fn event_sink(
 }
 
 /// Asks on the terminal whether to apply; anything but `y` or `yes` is no.
-async fn confirm(plan: &Plan) -> bool {
+pub(super) async fn confirm(plan: &Plan) -> bool {
     let operations = plan.operation_count();
     let spaces = plan
         .spaces
@@ -258,7 +258,7 @@ async fn confirm(plan: &Plan) -> bool {
 
 /// On the first Ctrl-C, lets requests in flight finish and skips the rest.
 /// On the second, exits at once with 130, the shell's code for SIGINT.
-async fn stop_on_ctrl_c(stop: Arc<StopFlag>) {
+pub(super) async fn stop_on_ctrl_c(stop: Arc<StopFlag>) {
     if !stop_signal().await {
         return;
     }
@@ -293,7 +293,7 @@ async fn stop_signal() -> bool {
 
 /// Locks `mutex`, also after a panic in another holder: the guarded values
 /// stay usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

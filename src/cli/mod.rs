@@ -3,6 +3,8 @@
 
 mod args;
 mod commands;
+mod export;
+mod offboard;
 mod output;
 mod session;
 
@@ -80,6 +82,8 @@ async fn dispatch(
     match command {
         Command::Plan(args) => commands::plan(&args, quiet).await,
         Command::Apply(args) => commands::apply(&args, progress, multi, quiet).await,
+        Command::Offboard(args) => offboard::run(&args, progress, multi, quiet).await,
+        Command::Export(args) => export::run(&args, quiet).await,
         Command::Emulator(args) => commands::emulator(&args).await,
     }
 }

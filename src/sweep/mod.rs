@@ -232,6 +232,35 @@ fn sweep_policy<'a>(request: &SweepRequest, spaces: impl Iterator<Item = &'a str
     }
 }
 
+/// Names `successor` as owner of every space whose plan blocks an owner's
+/// removal for want of a successor, and returns those spaces. Planning
+/// again then adds the successor there and promotes it before the owner
+/// leaves (the rule for an owner the policy names who is being added).
+pub fn adopt_orphans(policy: &mut Policy, plan: &Plan, successor: &str) -> Vec<String> {
+    let orphaned: BTreeSet<&str> = plan
+        .spaces
+        .iter()
+        .filter(|space| {
+            space
+                .blocked
+                .iter()
+                .any(|blocked| blocked.block == crate::plan::BlockReason::NoSuccessor)
+        })
+        .map(|space| space.space.as_str())
+        .collect();
+    let mut adopted = Vec::new();
+    for entry in &mut policy.spaces {
+        if orphaned.contains(entry.space.as_str()) {
+            entry.members.insert(
+                Principal::Email(successor.to_string()),
+                crate::policy::Role::Owner,
+            );
+            adopted.push(entry.space.clone());
+        }
+    }
+    adopted
+}
+
 /// Adds a warning to every planned space where a departing user is removed
 /// while the space has group memberships.
 ///
