@@ -210,7 +210,7 @@ fn offboard_without_users_is_usage_error() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
 }
 
-/// Every space name of the sample organisation.
+/// Lists every space name of the sample organisation.
 fn sample_spaces() -> Vec<String> {
     fs::read_to_string(SAMPLE)
         .unwrap()
