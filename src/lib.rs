@@ -6,6 +6,7 @@ pub mod chat;
 pub mod cli;
 pub mod emulator;
 pub mod exit;
+pub mod guard;
 pub mod limits;
 pub mod observe;
 pub mod plan;

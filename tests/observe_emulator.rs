@@ -90,6 +90,7 @@ fn policy() -> Policy {
         offboard: vec![email("dave@example.com")],
         successors: Vec::new(),
         successor_fallback: false,
+        guards: Default::default(),
     }
 }
 

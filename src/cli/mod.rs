@@ -3,7 +3,9 @@
 
 mod args;
 mod commands;
+mod lock;
 mod output;
+mod safety;
 mod session;
 
 use std::io::IsTerminal;
@@ -11,7 +13,10 @@ use std::io::IsTerminal;
 use indicatif::MultiProgress;
 use tracing_subscriber::EnvFilter;
 
-pub use args::{ApplyArgs, Cli, Command, CommonArgs, EmulatorArgs, Format, PlanArgs};
+pub use args::{
+    ApplyArgs, Cli, Command, CommonArgs, EmulatorArgs, Format, GuardArgs, LogFormat, OutputFormat,
+    PlanArgs,
+};
 
 use crate::exit::Exit;
 use crate::report::{LogWriter, ProgressMode, choose_progress, is_ci, multi_progress};

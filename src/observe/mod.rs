@@ -597,6 +597,7 @@ mod tests {
             offboard: vec![Principal::Email("gone@example.com".to_string())],
             successors: vec![Principal::Group("groups/x".to_string())],
             successor_fallback: false,
+            guards: Default::default(),
         };
         let emails: Vec<_> = policy_emails(&policy, "spaces/A").into_iter().collect();
         assert_eq!(

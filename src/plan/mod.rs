@@ -10,7 +10,9 @@ mod member;
 pub mod model;
 mod simulate;
 mod space;
+pub mod saved;
 mod step;
+pub mod subset;
 mod successor;
 
 use std::collections::BTreeMap;
