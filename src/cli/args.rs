@@ -107,7 +107,12 @@ pub struct ApplyArgs {
 
     /// Append one JSON line per applied or failed operation to FILE: time,
     /// caller, space, member, operation, outcome, reason, override reason.
-    #[arg(long, value_name = "FILE", env = "CHAT_RECONCILE_AUDIT_LOG", help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CHAT_RECONCILE_AUDIT_LOG",
+        help_heading = "Output"
+    )]
     pub audit_log: Option<PathBuf>,
 }
 

@@ -140,17 +140,9 @@ pub async fn apply(
             "--format markdown is for `plan`; apply prints a table, or JSON Lines with --output jsonl"
         )));
     }
-    let limits = guard_limits(
-        &policy,
-        &args.common.guards,
-        args.reason.as_deref(),
-        true,
-    )?;
+    let limits = guard_limits(&policy, &args.common.guards, args.reason.as_deref(), true)?;
     let saved = match &args.plan {
-        Some(path) => Some(read_saved_plan(
-            path,
-            &policy_bytes(&args.common.policy)?,
-        )?),
+        Some(path) => Some(read_saved_plan(path, &policy_bytes(&args.common.policy)?)?),
         None => None,
     };
     let audit = match &args.audit_log {
@@ -166,7 +158,8 @@ pub async fn apply(
         limits,
         saved,
         audit,
-        jsonl: args.common.output == Some(OutputFormat::Jsonl) || args.common.format == Format::Json,
+        jsonl: args.common.output == Some(OutputFormat::Jsonl)
+            || args.common.format == Format::Json,
     };
     let _lock = hold_lock(&args.common)?;
     let session = Session::connect(&args.common).await?;
@@ -238,7 +231,9 @@ async fn apply_with(
 
     let missing = report_missing_spaces(&plan);
     let (run_plan, left) = match args.max_operations {
-        Some(limit) => subset::first_operations(&plan, usize::try_from(limit).unwrap_or(usize::MAX)),
+        Some(limit) => {
+            subset::first_operations(&plan, usize::try_from(limit).unwrap_or(usize::MAX))
+        }
         None => (plan.clone(), 0),
     };
     totals.left = left;
@@ -423,8 +418,15 @@ fn event_sink(
     let plan = plan.clone();
     EventSink::new(move |event| {
         lock(&display).handle(&event);
-        if let (Some(audit), Event::OperationFinished { space, index, outcome, .. }) =
-            (&audit, &event)
+        if let (
+            Some(audit),
+            Event::OperationFinished {
+                space,
+                index,
+                outcome,
+                ..
+            },
+        ) = (&audit, &event)
             && let Some(operation) = find_operation(&plan, space, *index)
             && let Err(error) = audit.record(space, operation, outcome)
         {

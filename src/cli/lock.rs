@@ -34,8 +34,8 @@ impl Lock {
         for _ in 0..2 {
             match OpenOptions::new().write(true).create_new(true).open(path) {
                 Ok(mut file) => {
-                    let written = writeln!(file, "{}", std::process::id())
-                        .and_then(|()| file.sync_all());
+                    let written =
+                        writeln!(file, "{}", std::process::id()).and_then(|()| file.sync_all());
                     let lock = Self {
                         path: path.to_path_buf(),
                     };

@@ -116,7 +116,13 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}; to allow it: {}", self.guard.name(), self.message, self.fix)
+        write!(
+            f,
+            "{}: {}; to allow it: {}",
+            self.guard.name(),
+            self.message,
+            self.fix
+        )
     }
 }
 

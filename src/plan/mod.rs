@@ -8,9 +8,9 @@
 
 mod member;
 pub mod model;
+pub mod saved;
 mod simulate;
 mod space;
-pub mod saved;
 mod step;
 pub mod subset;
 mod successor;

@@ -36,7 +36,12 @@ pub struct SavedPlan {
 
 impl SavedPlan {
     /// Bundles `plan` with the observed state of the spaces it changes.
-    pub fn new(plan: &Plan, observed: &ObservedState, policy_bytes: &[u8], created: String) -> Self {
+    pub fn new(
+        plan: &Plan,
+        observed: &ObservedState,
+        policy_bytes: &[u8],
+        created: String,
+    ) -> Self {
         let observed = observed
             .spaces
             .iter()
@@ -95,13 +100,16 @@ pub fn drop_drifted(plan: &Plan, now: &ObservedState) -> (Plan, Vec<Drift>) {
     let mut drifts = Vec::new();
     let mut drifted: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for space_plan in &plan.spaces {
-        let space = now.spaces.iter().find(|space| space.name == space_plan.space);
+        let space = now
+            .spaces
+            .iter()
+            .find(|space| space.name == space_plan.space);
         let mut bad = vec![false; space_plan.operations.len()];
         for operation in &space_plan.operations {
             let detail = match (operation.requires.iter().find(|&&r| bad[r]), space) {
-                (Some(required), _) => Some(format!(
-                    "operation {required}, which it requires, drifted"
-                )),
+                (Some(required), _) => {
+                    Some(format!("operation {required}, which it requires, drifted"))
+                }
                 (None, None) => Some("the space was not found".to_string()),
                 (None, Some(space)) => drift_detail(space, &operation.action),
             };

@@ -88,7 +88,7 @@ pub(crate) struct RawPolicy {
     #[serde(default)]
     pub spaces: Vec<Spanned<RawSpace>>,
     #[serde(default)]
-    pub guards: Option<RawGuards>,
+    pub guards: Option<Box<RawGuards>>,
 }
 
 /// `guards`: the limits that refuse a whole run. Numbers are kept signed and

@@ -77,7 +77,7 @@ pub(crate) fn resolve(raw: RawPolicy, root: Position, issues: &mut Issues) -> Po
         spaces.push(space);
     }
     spaces.sort_by(|left, right| left.space.cmp(&right.space));
-    let guards = resolve_guards(raw.guards.as_ref(), issues);
+    let guards = resolve_guards(raw.guards.as_deref(), issues);
 
     Policy {
         spaces,
@@ -118,7 +118,9 @@ fn resolve_guards(raw: Option<&RawGuards>, issues: &mut Issues) -> Guards {
                     "guards.max_removed_fraction is {}, but it must be from 0 to 1",
                     value.value
                 ),
-                Some("write a share of the space's members, such as 0.25 for a quarter".to_string()),
+                Some(
+                    "write a share of the space's members, such as 0.25 for a quarter".to_string(),
+                ),
             ),
         }
     }
@@ -131,7 +133,9 @@ fn resolve_guards(raw: Option<&RawGuards>, issues: &mut Issues) -> Guards {
                     "guards.min_owners is {}, but it must be 1 or more",
                     value.value
                 ),
-                Some("a space always keeps at least one owner, so 1 is the lowest limit".to_string()),
+                Some(
+                    "a space always keeps at least one owner, so 1 is the lowest limit".to_string(),
+                ),
             ),
         }
     }

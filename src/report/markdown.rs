@@ -85,9 +85,18 @@ mod tests {
     fn markdown_has_a_table_per_space() {
         let text = render_markdown(&sample_plan(), 5);
         assert!(text.contains("#### `spaces/AAAAeng`"), "{text}");
-        assert!(text.contains("| # | change | member | role | reason |"), "{text}");
-        assert!(text.contains("| 2 | **remove** | dave@example.com |"), "{text}");
-        assert!(text.contains("- blocked: remove ceo@example.com (protected"), "{text}");
+        assert!(
+            text.contains("| # | change | member | role | reason |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 2 | **remove** | dave@example.com |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- blocked: remove ceo@example.com (protected"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("spaces.**"), "{text}");
     }
 
