@@ -778,3 +778,19 @@ fn jsonl_matches_output_doc() {
         assert!(documented.contains_key(kind), "`{kind}` is not documented");
     }
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let served = Served::start("json-logs", GUARD_SPACES);
+    let policy = served.file("policy.yaml", TWO_OWNERS);
+    let output = served.run(&["plan", "--log-format", "json", "-vv"], &policy);
+    assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+    let text = stderr(&output);
+    let logs: Vec<Value> = text
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect();
+    assert!(!logs.is_empty(), "no JSON log line in:\n{text}");
+    assert!(logs.iter().all(|log| log["level"].is_string()), "{logs:?}");
+}
