@@ -14,13 +14,14 @@ pub enum Exit {
     /// A usage error or an invalid policy or state file; no API call was made.
     Usage = 2,
     /// `plan --detailed-exitcode`: changes are pending (operations to apply or
-    /// changes a safety rule blocks).
+    /// changes a safety rule blocks). `apply --max-operations`: operations
+    /// are left for the next run.
     ChangesPending = 3,
     /// `apply` finished, but some operations failed, were skipped, or were
     /// blocked by a safety rule.
     Incomplete = 4,
-    /// A safety guard rejected the plan and nothing was applied. Reserved:
-    /// no guard uses it yet.
+    /// A safety guard refused the plan and nothing was applied; `plan` exits
+    /// with it when `apply` would be refused.
     Refused = 5,
 }
 
@@ -41,7 +42,7 @@ impl Exit {
         ),
         (
             Exit::ChangesPending,
-            "plan --detailed-exitcode: changes are pending",
+            "plan --detailed-exitcode: changes are pending; apply --max-operations: operations are left for the next run",
         ),
         (
             Exit::Incomplete,
@@ -49,7 +50,7 @@ impl Exit {
         ),
         (
             Exit::Refused,
-            "a safety guard rejected the plan; nothing was applied (reserved)",
+            "a safety guard refused the plan; nothing was applied (plan: apply would be refused)",
         ),
     ];
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod emulator;
 pub mod exit;
 pub mod export;
+pub mod guard;
 pub mod limits;
 pub mod observe;
 pub mod plan;

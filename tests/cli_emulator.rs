@@ -183,9 +183,12 @@ fn apply_json_lines_have_types() {
             record["type"].as_str().expect("type field").to_string()
         })
         .collect();
-    assert_eq!(types.first().map(String::as_str), Some("plan"));
-    assert_eq!(types.get(1).map(String::as_str), Some("run_started"));
-    assert_eq!(types.last().map(String::as_str), Some("verification"));
+    assert_eq!(types.first().map(String::as_str), Some("plan_entry"));
+    let started = types.iter().position(|kind| kind == "run_started");
+    let planned = types.iter().position(|kind| kind == "plan_summary");
+    assert_eq!(started, planned.map(|position| position + 1), "{types:?}");
+    assert_eq!(types[types.len() - 2], "verification", "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("summary"));
     let finished = types
         .iter()
         .filter(|kind| *kind == "operation_finished")

@@ -271,3 +271,39 @@ fn run_with_emulator_args(args: &[&str], policy: &str) -> Output {
         .output()
         .expect("binary runs")
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_ends_jsonl_with_summary() {
+    let emulator = Standalone::start("examples/sample-org.yaml");
+    let slow = Command::new(BINARY)
+        .args(["apply", "--yes", "--output", "jsonl"])
+        .args(["--space-writes-per-second", "0.5"])
+        .args([
+            "--endpoint",
+            &emulator.url,
+            "--policy",
+            "policies/example.yaml",
+        ])
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "demo-token")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-TERM", &slow.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped = slow.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(4), "{}", describe(&stopped));
+    let stdout = String::from_utf8_lossy(&stopped.stdout);
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("null")).unwrap();
+    assert_eq!(last["type"], "summary", "{}", describe(&stopped));
+    assert_eq!(last["stopped"], true, "{last}");
+    assert_eq!(last["exit_code"], 4, "{last}");
+    assert!(last["skipped"].as_u64().unwrap() > 0, "{last}");
+}

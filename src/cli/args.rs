@@ -27,6 +27,18 @@ pub struct Cli {
     /// Print only errors on stderr, and no progress.
     #[arg(short, long, global = true, help_heading = "Logging")]
     pub quiet: bool,
+
+    /// Format of the log lines on stderr: `text`, or `json` for one JSON
+    /// object per line.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, global = true, help_heading = "Logging")]
+    pub log_format: LogFormat,
+}
+
+/// Format of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +67,11 @@ pub struct PlanArgs {
     /// Exit with 3 when changes are pending, instead of 0.
     #[arg(long, help_heading = "Output")]
     pub detailed_exitcode: bool,
+
+    /// Also save the plan to FILE as JSON, with the policy's hash and the
+    /// observed state of the spaces it changes, for `apply --plan FILE`.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +87,39 @@ pub struct ApplyArgs {
     /// Skip observing the changed spaces again after the apply.
     #[arg(long, help_heading = "Apply")]
     pub no_verify: bool,
+
+    /// Apply a plan saved by `plan --out FILE` instead of planning anew.
+    /// Operations whose starting state changed since are skipped.
+    #[arg(long, value_name = "FILE", help_heading = "Apply")]
+    pub plan: Option<PathBuf>,
+
+    /// Apply at most N operations, in plan order, and leave the rest for the
+    /// next run (exit 3). A promotion and the removal that needs it are
+    /// never split; a first group larger than N runs whole.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Apply")]
+    pub max_operations: Option<u64>,
+
+    /// Let this run through the removal guards (`max_removals`,
+    /// `max_removed_fraction`) if it removes at most N members. Needs
+    /// --reason.
+    #[arg(long, value_name = "N", requires = "reason", help_heading = "Guards")]
+    pub allow_removals: Option<usize>,
+
+    /// Why the guards are overridden: recorded in the audit log with every
+    /// operation. Required by --allow-removals and by a guard flag that
+    /// loosens the policy's value.
+    #[arg(long, value_name = "TEXT", value_parser = non_blank, help_heading = "Guards")]
+    pub reason: Option<String>,
+
+    /// Append one JSON line per applied or failed operation to FILE: time,
+    /// caller, space, member, operation, outcome, reason, override reason.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CHAT_RECONCILE_AUDIT_LOG",
+        help_heading = "Output"
+    )]
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +168,20 @@ pub struct CommonArgs {
     #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
     pub format: Format,
 
+    /// Print JSON Lines on stdout: one object per plan entry and per event,
+    /// each with a `type` field, as docs/OUTPUT.md describes. Takes the
+    /// place of --format.
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Output")]
+    pub output: Option<OutputFormat>,
+
+    /// Hold this lock file for the whole run, so that two runs never
+    /// overlap. A second run exits 1 and names the process holding it.
+    #[arg(long, value_name = "PATH", env = "CHAT_RECONCILE_LOCK_FILE")]
+    pub lock_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
@@ -154,6 +218,26 @@ pub struct ConnectionArgs {
     pub emulator: Option<PathBuf>,
 }
 
+/// Guard limits that take the place of the policy's `guards:` values.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Guards")]
+pub struct GuardArgs {
+    /// Refuse the run if it removes more than N members over all spaces.
+    /// Default: the policy's guards.max_removals, else no limit.
+    #[arg(long, value_name = "N")]
+    pub max_removals: Option<usize>,
+
+    /// Refuse the run if it removes more than this share (0 to 1) of one
+    /// space's memberships. Default: the policy's value, else 0.5.
+    #[arg(long, value_name = "FRACTION", value_parser = fraction)]
+    pub max_removed_fraction: Option<f64>,
+
+    /// Refuse the run if it leaves a space with fewer joined owners than N
+    /// (and fewer than it had). Default: the policy's value, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_owners: Option<u64>,
+}
+
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
@@ -188,7 +272,36 @@ pub struct LimitArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
+    /// `plan`: one JSON document. `apply`: the same JSON Lines as
+    /// `--output jsonl`.
     Json,
+    /// `plan` only: Markdown for a code-review comment.
+    Markdown,
+}
+
+/// The machine-readable stream of `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Jsonl,
+}
+
+fn fraction(value: &str) -> Result<f64, String> {
+    let number: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if (0.0..=1.0).contains(&number) {
+        Ok(number)
+    } else {
+        Err(format!("`{value}` must be from 0 to 1"))
+    }
+}
+
+fn non_blank(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("the reason must not be empty".to_string())
+    } else {
+        Ok(value.trim().to_string())
+    }
 }
 
 fn positive_rate(value: &str) -> Result<f64, String> {

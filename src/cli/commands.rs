@@ -7,46 +7,80 @@
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
-use anyhow::anyhow;
-
-use crate::emulator::EmulatorState;
+use anyhow::{Context as _, anyhow};
 use indicatif::MultiProgress;
 use tracing::warn;
 
 use super::Failure;
-use super::args::{ApplyArgs, EmulatorArgs, Format, PlanArgs};
+use super::args::{ApplyArgs, CommonArgs, EmulatorArgs, Format, OutputFormat, PlanArgs};
+use super::lock::Lock;
 use super::output::Output;
-use super::session::{Session, load_policy};
-use crate::apply::{self, ApplyContext, EventSink, StopFlag, Verification};
-use crate::exit::Exit;
-use crate::observe;
-use crate::plan::{self, Plan};
-use crate::policy::Policy;
-use crate::report::{
-    Progress, ProgressMode, event_json, plan_json, plan_record, render_plan, render_summary,
-    verification_json,
+use super::safety::{
+    guard_limits, policy_bytes, read_saved_plan, report_violations, write_saved_plan,
 };
+use super::session::{Session, load_policy};
+use crate::apply::{self, ApplyContext, Event, EventSink, StopFlag, Verification};
+use crate::emulator::EmulatorState;
+use crate::exit::Exit;
+use crate::guard::{self, Limits};
+use crate::observe::{self, ObservedState};
+use crate::plan::saved::{self, Drift, SavedPlan};
+use crate::plan::{self, Operation, Plan, subset};
+use crate::policy::Policy;
+use crate::report::audit::AuditLog;
+use crate::report::jsonl::{
+    RunTotals, drift_record, event_record, plan_records, summary_record, verification_record,
+};
+use crate::report::markdown::render_markdown;
+use crate::report::{Progress, ProgressMode, plan_json, render_plan, render_summary};
 
 /// `chat-reconcile plan`.
 pub async fn plan(args: &PlanArgs, quiet: bool) -> Result<Exit, Failure> {
     let policy = load_policy(&args.common.policy)?;
+    let limits = guard_limits(&policy, &args.common.guards, None, false)?;
+    let policy_bytes = match &args.out {
+        Some(_) => Some(policy_bytes(&args.common.policy)?),
+        None => None,
+    };
+    let _lock = hold_lock(&args.common)?;
     let session = Session::connect(&args.common).await?;
-    let result = plan_with(&session, &policy, args).await;
+    let result = plan_with(&session, &policy, args, &limits, policy_bytes.as_deref()).await;
     session.close(quiet).await;
     result
 }
 
-async fn plan_with(session: &Session, policy: &Policy, args: &PlanArgs) -> Result<Exit, Failure> {
-    let plan = observe_and_plan(session, policy).await?;
+async fn plan_with(
+    session: &Session,
+    policy: &Policy,
+    args: &PlanArgs,
+    limits: &Limits,
+    policy_bytes: Option<&[u8]>,
+) -> Result<Exit, Failure> {
+    let (observed, plan) = observe_and_plan(session, policy).await?;
     let in_scope = policy.spaces.len();
+    let jsonl = args.common.output == Some(OutputFormat::Jsonl);
     let mut output = Output::new();
-    match args.common.format {
-        Format::Table => output.print(&render_plan(&plan, in_scope))?,
-        Format::Json => {
-            let document = serde_json::to_string_pretty(&plan_json(&plan, in_scope))
-                .map_err(Failure::failed)?;
-            output.println(&document)?;
+    if jsonl {
+        for record in plan_records(&plan, in_scope) {
+            output.println(&record.to_string())?;
         }
+    } else {
+        match args.common.format {
+            Format::Table => output.print(&render_plan(&plan, in_scope))?,
+            Format::Markdown => output.print(&render_markdown(&plan, in_scope))?,
+            Format::Json => {
+                let document = serde_json::to_string_pretty(&plan_json(&plan, in_scope))
+                    .map_err(Failure::failed)?;
+                output.println(&document)?;
+            }
+        }
+    }
+    if let (Some(path), Some(bytes)) = (&args.out, policy_bytes) {
+        write_saved_plan(path, &plan, &observed, bytes)?;
+    }
+    let violations = guard::check(&plan, &observed, limits, None);
+    if report_violations(&violations, jsonl, &mut output)? {
+        return Ok(Exit::Refused);
     }
     if report_missing_spaces(&plan) > 0 {
         return Ok(Exit::Failure);
@@ -79,6 +113,15 @@ fn report_missing_spaces(plan: &Plan) -> usize {
     missing.len()
 }
 
+/// The settings of one `apply`, checked before the first request.
+struct ApplySetup {
+    policy: Policy,
+    limits: Limits,
+    saved: Option<SavedPlan>,
+    audit: Option<Arc<AuditLog>>,
+    jsonl: bool,
+}
+
 /// `chat-reconcile apply`.
 pub async fn apply(
     args: &ApplyArgs,
@@ -92,35 +135,122 @@ pub async fn apply(
             "apply needs confirmation, but stdin is not a terminal; pass --yes to apply without asking"
         )));
     }
+    if args.common.format == Format::Markdown {
+        return Err(Failure::usage(anyhow!(
+            "--format markdown is for `plan`; apply prints a table, or JSON Lines with --output jsonl"
+        )));
+    }
+    let limits = guard_limits(&policy, &args.common.guards, args.reason.as_deref(), true)?;
+    let saved = match &args.plan {
+        Some(path) => Some(read_saved_plan(path, &policy_bytes(&args.common.policy)?)?),
+        None => None,
+    };
+    let audit = match &args.audit_log {
+        Some(path) => Some(Arc::new(
+            AuditLog::open(path, CALLER_UNKNOWN, args.reason.as_deref())
+                .with_context(|| format!("could not open the audit log {}", path.display()))
+                .map_err(Failure::usage)?,
+        )),
+        None => None,
+    };
+    let setup = ApplySetup {
+        policy,
+        limits,
+        saved,
+        audit,
+        jsonl: args.common.output == Some(OutputFormat::Jsonl)
+            || args.common.format == Format::Json,
+    };
+    let _lock = hold_lock(&args.common)?;
     let session = Session::connect(&args.common).await?;
-    let result = apply_with(&session, &policy, args, progress, multi).await;
+    let result = apply_with(&session, &setup, args, progress, multi).await;
     session.close(quiet).await;
+    if let Some(audit) = &setup.audit
+        && let Err(error) = audit.finish()
+    {
+        warn!(path = %audit.path().display(), %error, "could not sync the audit log to disk");
+    }
     result
 }
 
+/// Who runs the tool, as the audit log records it. A bare access token does
+/// not say whose it is.
+const CALLER_UNKNOWN: &str = "unknown";
+
 async fn apply_with(
     session: &Session,
-    policy: &Policy,
+    setup: &ApplySetup,
     args: &ApplyArgs,
     progress: ProgressMode,
     multi: &MultiProgress,
 ) -> Result<Exit, Failure> {
-    let plan = observe_and_plan(session, policy).await?;
+    let policy = &setup.policy;
+    let jsonl = setup.jsonl;
+    let (observed, plan, drifts) = match &setup.saved {
+        Some(saved) => observe_saved(session, policy, saved).await?,
+        None => {
+            let (observed, plan) = observe_and_plan(session, policy).await?;
+            (observed, plan, Vec::new())
+        }
+    };
     let in_scope = policy.spaces.len();
-    let format = args.common.format;
     let output = Arc::new(Mutex::new(Output::new()));
-    match format {
-        Format::Table => lock(&output).print(&render_plan(&plan, in_scope))?,
-        Format::Json => lock(&output).println(&plan_record(&plan, in_scope).to_string())?,
+    let mut totals = RunTotals {
+        blocked: plan.blocked_count(),
+        drifted: drifts.len(),
+        verification: "skipped",
+        ..RunTotals::default()
+    };
+    if jsonl {
+        let mut out = lock(&output);
+        for record in plan_records(&plan, in_scope) {
+            out.println(&record.to_string())?;
+        }
+        for drift in &drifts {
+            out.println(&drift_record(drift).to_string())?;
+        }
+    } else {
+        let mut text = render_plan(&plan, in_scope);
+        for drift in &drifts {
+            text.push_str(&format!(
+                "drifted: {} {} {} (operation {} of the saved plan): {}\n",
+                drift.space, drift.kind, drift.member, drift.index, drift.detail
+            ));
+        }
+        lock(&output).print(&text)?;
+    }
+
+    let violations = guard::check(&plan, &observed, &setup.limits, args.allow_removals);
+    if report_violations(&violations, jsonl, &mut lock(&output))? {
+        if jsonl {
+            let record = summary_record(&totals, Exit::Refused);
+            lock(&output).println(&record.to_string())?;
+        }
+        return Ok(Exit::Refused);
     }
 
     let missing = report_missing_spaces(&plan);
+    let (run_plan, left) = match args.max_operations {
+        Some(limit) => {
+            subset::first_operations(&plan, usize::try_from(limit).unwrap_or(usize::MAX))
+        }
+        None => (plan.clone(), 0),
+    };
+    totals.left = left;
     if plan.is_empty() && plan.blocked_count() == 0 {
-        return Ok(Exit::for_apply(0, missing, None));
+        let exit = if drifts.is_empty() {
+            Exit::for_apply(0, missing, None)
+        } else {
+            Exit::Incomplete
+        };
+        if jsonl {
+            lock(&output).println(&summary_record(&totals, exit).to_string())?;
+        }
+        return Ok(exit);
     }
     // A plan of blocked changes only still runs through the engine, which
     // writes nothing, so that the summary and the JSON events explain exit 4.
-    if !plan.is_empty() && !args.yes && !confirm(&plan).await {
+    if !run_plan.is_empty() && !args.yes && !confirm(&run_plan).await {
         return Err(Failure::failed(anyhow!(
             "apply cancelled; nothing was changed"
         )));
@@ -136,35 +266,93 @@ async fn apply_with(
         concurrency: session.concurrency,
         stop: &stop,
     };
-    let sink = event_sink(&plan, format, progress, multi, Arc::clone(&output));
-    let report = apply::apply(&plan, &context, sink).await;
+    let sink = event_sink(
+        &run_plan,
+        jsonl,
+        progress,
+        multi,
+        Arc::clone(&output),
+        setup.audit.clone(),
+    );
+    let report = apply::apply(&run_plan, &context, sink).await;
 
     // The handler stays until verification ends: once tokio handles SIGINT,
-    // the default action (end the process) does not come back.
-    let verification = if args.no_verify {
+    // the default action (end the process) does not come back. With
+    // operations left for a later run, verification would only count them.
+    let verification = if args.no_verify || left > 0 {
         Ok(None)
     } else {
-        verify(session, policy, &plan).await.map(Some)
+        verify(session, policy, &run_plan).await.map(Some)
     };
     signals.abort();
     let verification = verification?;
-    match format {
-        Format::Table => {
-            let summary = render_summary(&plan, &report, verification.as_ref());
-            lock(&output).print(&format!("\n{summary}"))?;
-        }
-        Format::Json => {
-            if let Some(verification) = &verification {
-                lock(&output).println(&verification_json(verification).to_string())?;
-            }
-        }
-    }
-
-    Ok(Exit::for_apply(
-        report.summary.unsuccessful(),
+    let unsuccessful = report.summary.unsuccessful() + drifts.len();
+    let exit = match Exit::for_apply(
+        unsuccessful,
         plan.blocked_count() + missing,
-        verification.map(|verification| verification.remaining.operation_count()),
-    ))
+        verification
+            .as_ref()
+            .map(|verification| verification.remaining.operation_count()),
+    ) {
+        Exit::Success if left > 0 => Exit::ChangesPending,
+        exit => exit,
+    };
+    totals.summary = report.summary.clone();
+    totals.stopped = stop.is_stopped();
+    totals.verification = match &verification {
+        Some(verification) if verification.passed() => "passed",
+        Some(_) => "failed",
+        None => "skipped",
+    };
+    if jsonl {
+        let mut out = lock(&output);
+        if let Some(verification) = &verification {
+            out.println(&verification_record(verification).to_string())?;
+        }
+        out.println(&summary_record(&totals, exit).to_string())?;
+    } else {
+        let mut summary = render_summary(&run_plan, &report, verification.as_ref());
+        if left > 0 {
+            summary.push_str(&format!(
+                "Left for the next run: {left} operations (--max-operations {}); verification skipped\n",
+                args.max_operations.unwrap_or_default()
+            ));
+        }
+        lock(&output).print(&format!("\n{summary}"))?;
+    }
+    Ok(exit)
+}
+
+/// Observes the spaces of a saved plan again and drops the operations whose
+/// starting state no longer holds.
+async fn observe_saved(
+    session: &Session,
+    policy: &Policy,
+    saved: &SavedPlan,
+) -> Result<(ObservedState, Plan, Vec<Drift>), Failure> {
+    let names = saved.spaces();
+    let scope = Policy {
+        spaces: policy
+            .spaces
+            .iter()
+            .filter(|space| names.contains(&space.space))
+            .cloned()
+            .collect(),
+        ..policy.clone()
+    };
+    let observed = observe::observe(&session.observe_context(), &scope)
+        .await
+        .map_err(Failure::failed)?;
+    let (plan, drifts) = saved::drop_drifted(&saved.plan, &observed);
+    for drift in &drifts {
+        warn!(space = %drift.space, member = %drift.member, "skipping a drifted operation: {}", drift.detail);
+    }
+    Ok((observed, plan, drifts))
+}
+
+/// Takes `--lock-file`, if given, for the rest of the run.
+fn hold_lock(common: &CommonArgs) -> Result<Option<Lock>, Failure> {
+    common.lock_file.as_deref().map(Lock::acquire).transpose()
 }
 
 /// `chat-reconcile emulator`.
@@ -192,11 +380,15 @@ pub async fn emulator(args: &EmulatorArgs) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
-async fn observe_and_plan(session: &Session, policy: &Policy) -> Result<Plan, Failure> {
+async fn observe_and_plan(
+    session: &Session,
+    policy: &Policy,
+) -> Result<(ObservedState, Plan), Failure> {
     let observed = observe::observe(&session.observe_context(), policy)
         .await
         .map_err(Failure::failed)?;
-    Ok(plan::plan(policy, &observed))
+    let plan = plan::plan(policy, &observed);
+    Ok((observed, plan))
 }
 
 /// Observes every space that had operations again and plans once more.
@@ -212,25 +404,49 @@ async fn verify(session: &Session, policy: &Policy, plan: &Plan) -> Result<Verif
         .map_err(|error| Failure::failed(anyhow::Error::new(error).context("verification failed")))
 }
 
-/// Routes engine events to the progress display and, for JSON, to stdout.
+/// Routes engine events to the progress display, for JSON Lines to
+/// stdout, and finished operations to the audit log.
 pub(super) fn event_sink(
     plan: &Plan,
-    format: Format,
+    jsonl: bool,
     progress: ProgressMode,
     multi: &MultiProgress,
     output: Arc<Mutex<Output>>,
+    audit: Option<Arc<AuditLog>>,
 ) -> EventSink {
     let display = Mutex::new(Progress::new(progress, multi));
     let plan = plan.clone();
     EventSink::new(move |event| {
         lock(&display).handle(&event);
-        if format == Format::Json {
-            let line = event_json(&event, &plan).to_string();
-            if let Err(failure) = lock(&output).println(&line) {
+        if let (
+            Some(audit),
+            Event::OperationFinished {
+                space,
+                index,
+                outcome,
+                ..
+            },
+        ) = (&audit, &event)
+            && let Some(operation) = find_operation(&plan, space, *index)
+            && let Err(error) = audit.record(space, operation, outcome)
+        {
+            warn!(path = %audit.path().display(), %error, "could not write to the audit log");
+        }
+        if jsonl && let Some(record) = event_record(&event, &plan) {
+            if let Err(failure) = lock(&output).println(&record.to_string()) {
                 warn!(error = %failure.error, "could not write an event to stdout");
             }
         }
     })
+}
+
+fn find_operation<'p>(plan: &'p Plan, space: &str, index: usize) -> Option<&'p Operation> {
+    plan.spaces
+        .iter()
+        .find(|candidate| candidate.space == space)?
+        .operations
+        .iter()
+        .find(|operation| operation.index == index)
 }
 
 /// Asks on the terminal whether to apply; anything but `y` or `yes` is no.

@@ -4,8 +4,10 @@
 mod args;
 mod commands;
 mod export;
+mod lock;
 mod offboard;
 mod output;
+mod safety;
 mod session;
 
 use std::io::IsTerminal;
@@ -13,7 +15,10 @@ use std::io::IsTerminal;
 use indicatif::MultiProgress;
 use tracing_subscriber::EnvFilter;
 
-pub use args::{ApplyArgs, Cli, Command, CommonArgs, EmulatorArgs, Format, PlanArgs};
+pub use args::{
+    ApplyArgs, Cli, Command, CommonArgs, EmulatorArgs, Format, GuardArgs, LogFormat, OutputFormat,
+    PlanArgs,
+};
 
 use crate::exit::Exit;
 use crate::report::{LogWriter, ProgressMode, choose_progress, is_ci, multi_progress};
@@ -51,7 +56,7 @@ pub fn run(cli: Cli) -> Exit {
     let ci = is_ci(std::env::var("CI").ok().as_deref());
     let progress = choose_progress(std::io::stderr().is_terminal(), ci, cli.quiet);
     let multi = multi_progress(progress);
-    init_logging(cli.verbose, cli.quiet, &multi);
+    init_logging(cli.verbose, cli.quiet, cli.log_format, &multi);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,8 +94,9 @@ async fn dispatch(
 }
 
 /// Sends log lines to stderr, through `multi` so they do not tear a bar.
-/// `RUST_LOG` overrides the level that `-v` and `--quiet` pick.
-fn init_logging(verbose: u8, quiet: bool, multi: &MultiProgress) {
+/// `RUST_LOG` overrides the level that `-v` and `--quiet` pick. With
+/// `--log-format json`, each line is one JSON object with the span fields.
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat, multi: &MultiProgress) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -101,9 +107,11 @@ fn init_logging(verbose: u8, quiet: bool, multi: &MultiProgress) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let ansi = std::io::stderr().is_terminal() && !no_color;
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(LogWriter::new(multi))
-        .with_ansi(ansi)
-        .try_init();
+        .with_writer(LogWriter::new(multi));
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }

@@ -21,9 +21,9 @@ use crate::exit::Exit;
 use crate::plan::{self, Plan};
 use crate::policy::member::parse_email;
 use crate::policy::{Policy, Principal};
-use crate::report::{
-    ProgressMode, plan_json, plan_record, render_plan, render_summary, verification_json,
-};
+use crate::report::jsonl::{RunTotals, plan_records, summary_record, verification_record};
+use crate::report::markdown::render_markdown;
+use crate::report::{ProgressMode, plan_json, render_plan, render_summary};
 use crate::sweep::{self, Coverage, Discovery, Sweep, SweepRequest, parse_user_list};
 
 /// Shown after `offboard --help`.
@@ -286,9 +286,19 @@ async fn sweep_with(
             lock(&output).println(&text)?;
         }
         (Format::Json, true) => {
-            let mut record = plan_record(&plan, in_scope);
-            record["sweep"] = coverage_json(request.discovery, &found.coverage);
-            lock(&output).println(&record.to_string())?;
+            let mut out = lock(&output);
+            for record in plan_records(&plan, in_scope) {
+                out.println(&record.to_string())?;
+            }
+            let mut sweep = coverage_json(request.discovery, &found.coverage);
+            sweep["type"] = json!("sweep");
+            out.println(&sweep.to_string())?;
+        }
+        (Format::Markdown, false) => lock(&output).print(&render_markdown(&plan, in_scope))?,
+        (Format::Markdown, true) => {
+            return Err(Failure::usage(anyhow!(
+                "--format markdown is for the dry run; with --apply use table or json"
+            )));
         }
     }
 
@@ -330,7 +340,8 @@ async fn apply_sweep(
         concurrency: session.concurrency,
         stop: &stop,
     };
-    let sink = event_sink(plan, args.format, progress, multi, Arc::clone(&output));
+    let jsonl = args.format == Format::Json;
+    let sink = event_sink(plan, jsonl, progress, multi, Arc::clone(&output), None);
     let report = apply::apply(plan, &context, sink).await;
 
     let verification = if args.no_verify {
@@ -351,22 +362,35 @@ async fn apply_sweep(
     };
     signals.abort();
     let verification = verification?;
-    match args.format {
-        Format::Table => {
-            let summary = render_summary(plan, &report, verification.as_ref());
-            lock(&output).print(&format!("\n{summary}"))?;
-        }
-        Format::Json => {
-            if let Some(verification) = &verification {
-                lock(&output).println(&verification_json(verification).to_string())?;
-            }
-        }
-    }
-    Ok(Exit::for_apply(
+    let exit = Exit::for_apply(
         report.summary.unsuccessful(),
         plan.blocked_count(),
-        verification.map(|verification| verification.remaining.operation_count()),
-    ))
+        verification
+            .as_ref()
+            .map(|verification| verification.remaining.operation_count()),
+    );
+    if jsonl {
+        let totals = RunTotals {
+            summary: report.summary.clone(),
+            blocked: plan.blocked_count(),
+            stopped: stop.is_stopped(),
+            verification: match &verification {
+                None => "skipped",
+                Some(verification) if verification.passed() => "passed",
+                Some(_) => "failed",
+            },
+            ..RunTotals::default()
+        };
+        let mut out = lock(&output);
+        if let Some(verification) = &verification {
+            out.println(&verification_record(verification).to_string())?;
+        }
+        out.println(&summary_record(&totals, exit).to_string())?;
+    } else {
+        let summary = render_summary(plan, &report, verification.as_ref());
+        lock(&output).print(&format!("\n{summary}"))?;
+    }
+    Ok(exit)
 }
 
 /// Tells the operator on stderr which spaces the sweep could not see.

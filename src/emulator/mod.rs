@@ -27,7 +27,7 @@ mod server;
 mod snapshot;
 mod spaces;
 mod state;
-mod time;
+pub(crate) mod time;
 mod wire;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -8,9 +8,11 @@
 
 mod member;
 pub mod model;
+pub mod saved;
 mod simulate;
 mod space;
 mod step;
+pub mod subset;
 mod successor;
 
 use std::collections::BTreeMap;

@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::{PolicyError, PolicyIssue, Position};
-pub use model::{Mode, Policy, Principal, Role, SpacePolicy};
+pub use model::{Fraction, Guards, Mode, Policy, Principal, Role, SpacePolicy};
 pub use resolve::SUPPORTED_VERSION;
 
 use error::Issues;

@@ -85,6 +85,70 @@ pub struct Policy {
     /// Whether the planner may fall back to the longest-standing joined
     /// human manager, then member, of the organisation.
     pub successor_fallback: bool,
+    /// Limits that refuse a whole run before anything is written.
+    pub guards: Guards,
+}
+
+/// The policy's safety guards. The command line may tighten or loosen each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guards {
+    /// Most removals one run may make over all spaces; `None`: no limit.
+    pub max_removals: Option<usize>,
+    /// Largest share of one space's memberships one run may remove.
+    pub max_removed_fraction: Fraction,
+    /// Fewest joined owners a `SPACE` may be left with by a plan that
+    /// lowers its owner count.
+    pub min_owners: usize,
+}
+
+impl Guards {
+    /// The share of a space's memberships one run may remove unless the
+    /// policy says otherwise.
+    pub const DEFAULT_MAX_REMOVED_FRACTION: f64 = 0.5;
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Self {
+            max_removals: None,
+            max_removed_fraction: Fraction::new(Self::DEFAULT_MAX_REMOVED_FRACTION)
+                .expect("the default fraction is between 0 and 1"),
+            min_owners: 1,
+        }
+    }
+}
+
+/// A number from 0 to 1, never NaN, so it compares like an integer.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Fraction(f64);
+
+impl Fraction {
+    /// Returns `None` unless `value` is from 0 to 1.
+    pub fn new(value: f64) -> Option<Self> {
+        (0.0..=1.0).contains(&value).then_some(Self(value))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+// NaN is ruled out by the constructor, so equality is reflexive.
+impl Eq for Fraction {}
+
+impl TryFrom<f64> for Fraction {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, String> {
+        Self::new(value).ok_or_else(|| format!("{value} is not from 0 to 1"))
+    }
+}
+
+impl From<Fraction> for f64 {
+    fn from(fraction: Fraction) -> f64 {
+        fraction.0
+    }
 }
 
 /// Desired state of one space.

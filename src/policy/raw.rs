@@ -87,6 +87,21 @@ pub(crate) struct RawPolicy {
     pub successor_fallback: RawSuccessorFallback,
     #[serde(default)]
     pub spaces: Vec<Spanned<RawSpace>>,
+    #[serde(default)]
+    pub guards: Option<Box<RawGuards>>,
+}
+
+/// `guards`: the limits that refuse a whole run. Numbers are kept signed and
+/// spanned so that a negative or out-of-range value is reported where it is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGuards {
+    #[serde(default)]
+    pub max_removals: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub max_removed_fraction: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub min_owners: Option<Spanned<i64>>,
 }
 
 /// `version`, as written. Any value is accepted here so that a wrong one is

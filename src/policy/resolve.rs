@@ -9,9 +9,10 @@ use serde_saphyr::Spanned;
 
 use super::error::{Issues, Position};
 use super::member::parse_member;
-use super::model::{Mode, Policy, Principal, Role, SpacePolicy};
+use super::model::{Fraction, Guards, Mode, Policy, Principal, Role, SpacePolicy};
 use super::raw::{
-    RawMode, RawOffboard, RawOffboardScope, RawPolicy, RawSpace, RawSuccessorFallback, RawVersion,
+    RawGuards, RawMode, RawOffboard, RawOffboardScope, RawPolicy, RawSpace, RawSuccessorFallback,
+    RawVersion,
 };
 
 /// The only policy format version this build reads.
@@ -80,6 +81,7 @@ pub(crate) fn resolve(raw: RawPolicy, root: Position, issues: &mut Issues) -> Po
         spaces.push(space);
     }
     spaces.sort_by(|left, right| left.space.cmp(&right.space));
+    let guards = resolve_guards(raw.guards.as_deref(), issues);
 
     Policy {
         spaces,
@@ -92,7 +94,61 @@ pub(crate) fn resolve(raw: RawPolicy, root: Position, issues: &mut Issues) -> Po
         offboard: principals(offboard),
         successors: principals(successors),
         successor_fallback: raw.successor_fallback == RawSuccessorFallback::LongestStanding,
+        guards,
     }
+}
+
+/// Validates `guards`, keeping the default of every value that is absent
+/// or invalid.
+fn resolve_guards(raw: Option<&RawGuards>, issues: &mut Issues) -> Guards {
+    let mut guards = Guards::default();
+    let Some(raw) = raw else {
+        return guards;
+    };
+    if let Some(value) = &raw.max_removals {
+        match usize::try_from(value.value) {
+            Ok(limit) => guards.max_removals = Some(limit),
+            Err(_) => issues.push(
+                Some(Position::from(value.referenced)),
+                format!(
+                    "guards.max_removals is {}, but it must be 0 or more",
+                    value.value
+                ),
+                Some("leave it out for no limit on the number of removals".to_string()),
+            ),
+        }
+    }
+    if let Some(value) = &raw.max_removed_fraction {
+        match Fraction::new(value.value) {
+            Some(fraction) => guards.max_removed_fraction = fraction,
+            None => issues.push(
+                Some(Position::from(value.referenced)),
+                format!(
+                    "guards.max_removed_fraction is {}, but it must be from 0 to 1",
+                    value.value
+                ),
+                Some(
+                    "write a share of the space's members, such as 0.25 for a quarter".to_string(),
+                ),
+            ),
+        }
+    }
+    if let Some(value) = &raw.min_owners {
+        match usize::try_from(value.value) {
+            Ok(minimum) if minimum >= 1 => guards.min_owners = minimum,
+            _ => issues.push(
+                Some(Position::from(value.referenced)),
+                format!(
+                    "guards.min_owners is {}, but it must be 1 or more",
+                    value.value
+                ),
+                Some(
+                    "a space always keeps at least one owner, so 1 is the lowest limit".to_string(),
+                ),
+            ),
+        }
+    }
+    guards
 }
 
 fn check_version(version: Option<&Spanned<RawVersion>>, root: Position, issues: &mut Issues) {

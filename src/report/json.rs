@@ -20,15 +20,13 @@
 //! - `summary`: `add`, `set_role`, `remove`, `blocked`, `spaces_changed`,
 //!   `spaces_in_scope`.
 //!
-//! JSON Lines records of `apply`, each with a `type`: `plan` (the document
-//! above), `run_started`, `operation_started`, `operation_retrying`,
-//! `operation_finished`, `space_finished`, `run_finished`, `verification`.
+//! The JSON Lines stream of `--output jsonl` is defined in [`super::jsonl`].
 
 use serde_json::{Map, Value, json};
 
 use super::table::Counts;
 use super::text::{block_code, block_text, reason_code, reason_text, rule_code};
-use crate::apply::{Event, Outcome, Summary, Verification};
+use crate::apply::Summary;
 use crate::plan::{Action, Operation, Plan, Reason};
 
 /// Renders `plan` as the plan document.
@@ -78,7 +76,7 @@ pub fn plan_json(plan: &Plan, spaces_in_scope: usize) -> Value {
     })
 }
 
-fn operation_json(space: &str, operation: &Operation) -> Value {
+pub(crate) fn operation_json(space: &str, operation: &Operation) -> Value {
     let mut record = action_fields(space, &operation.action);
     record.insert("index".into(), json!(operation.index));
     insert_reason(&mut record, &operation.reason);
@@ -87,7 +85,7 @@ fn operation_json(space: &str, operation: &Operation) -> Value {
 }
 
 /// Fields naming the space, the change and the member.
-fn action_fields(space: &str, action: &Action) -> Map<String, Value> {
+pub(crate) fn action_fields(space: &str, action: &Action) -> Map<String, Value> {
     let member = action.member();
     let mut record = Map::new();
     record.insert("space".into(), json!(space));
@@ -119,7 +117,7 @@ fn action_fields(space: &str, action: &Action) -> Map<String, Value> {
     record
 }
 
-fn insert_reason(record: &mut Map<String, Value>, reason: &Reason) {
+pub(crate) fn insert_reason(record: &mut Map<String, Value>, reason: &Reason) {
     record.insert("reason".into(), json!(reason_code(reason)));
     record.insert("reason_text".into(), json!(reason_text(reason)));
     if let Reason::Successor { replaces, rule } = reason {
@@ -128,107 +126,7 @@ fn insert_reason(record: &mut Map<String, Value>, reason: &Reason) {
     }
 }
 
-/// Renders one engine event as a JSON Lines record. `plan` adds the kind
-/// and member of the operation an event names.
-pub fn event_json(event: &Event, plan: &Plan) -> Value {
-    match event {
-        Event::RunStarted { spaces, operations } => json!({
-            "type": "run_started",
-            "spaces": spaces,
-            "operations": operations,
-        }),
-        Event::OperationStarted {
-            space,
-            index,
-            attempt,
-        } => {
-            let mut record = operation_record("operation_started", plan, space, *index);
-            record.insert("attempt".into(), json!(attempt));
-            Value::Object(record)
-        }
-        Event::OperationRetrying {
-            space,
-            index,
-            attempt,
-            delay,
-            error,
-        } => {
-            let mut record = operation_record("operation_retrying", plan, space, *index);
-            record.insert("attempt".into(), json!(attempt));
-            record.insert("delay_ms".into(), json!(delay.as_millis() as u64));
-            record.insert("error".into(), json!(error));
-            Value::Object(record)
-        }
-        Event::OperationFinished {
-            space,
-            index,
-            outcome,
-            duration,
-        } => {
-            let mut record = operation_record("operation_finished", plan, space, *index);
-            record.insert("outcome".into(), json!(outcome.kind()));
-            match outcome {
-                Outcome::Skipped { reason } => {
-                    record.insert("skip_reason".into(), json!(reason));
-                }
-                Outcome::Failed { error } => {
-                    record.insert("error".into(), json!(error));
-                }
-                Outcome::Applied | Outcome::AlreadyDone => {}
-            }
-            record.insert("duration_ms".into(), json!(duration.as_millis() as u64));
-            Value::Object(record)
-        }
-        Event::SpaceFinished { space, summary } => json!({
-            "type": "space_finished",
-            "space": space,
-            "summary": summary_json(summary),
-        }),
-        Event::RunFinished { summary } => json!({
-            "type": "run_finished",
-            "summary": summary_json(summary),
-        }),
-    }
-}
-
-/// Renders the verification result as a JSON Lines record.
-pub fn verification_json(verification: &Verification) -> Value {
-    json!({
-        "type": "verification",
-        "passed": verification.passed(),
-        "spaces": verification.spaces,
-        "remaining_operations": verification.remaining.operation_count(),
-        "blocked": verification.remaining.blocked_count(),
-    })
-}
-
-/// Renders the plan as the first JSON Lines record of `apply`.
-pub fn plan_record(plan: &Plan, spaces_in_scope: usize) -> Value {
-    let mut document = plan_json(plan, spaces_in_scope);
-    if let Value::Object(fields) = &mut document {
-        fields.insert("type".into(), json!("plan"));
-    }
-    document
-}
-
-fn operation_record(kind: &str, plan: &Plan, space: &str, index: usize) -> Map<String, Value> {
-    let mut record = Map::new();
-    record.insert("type".into(), json!(kind));
-    record.insert("space".into(), json!(space));
-    record.insert("index".into(), json!(index));
-    let operation = plan
-        .spaces
-        .iter()
-        .find(|candidate| candidate.space == space)
-        .and_then(|candidate| candidate.operations.iter().find(|op| op.index == index));
-    if let Some(operation) = operation {
-        record.insert("kind".into(), json!(operation.action.kind()));
-        record.insert("member".into(), json!(operation.action.member().display));
-    }
-    record
-}
-
-fn summary_json(summary: &Summary) -> Value {
+pub(crate) fn summary_json(summary: &Summary) -> Value {
     json!({
         "applied": summary.applied,
         "already_done": summary.already_done,
@@ -242,8 +140,6 @@ fn summary_json(summary: &Summary) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::report::sample::sample_plan;
 
@@ -325,37 +221,5 @@ mod tests {
                 "spaces_in_scope": 5,
             })
         );
-    }
-
-    #[test]
-    fn event_json_finished_failed() {
-        let event = Event::OperationFinished {
-            space: "spaces/AAAAeng".to_string(),
-            index: 1,
-            outcome: Outcome::Failed {
-                error: "HTTP 400 FAILED_PRECONDITION".to_string(),
-            },
-            duration: Duration::from_millis(1500),
-        };
-        assert_eq!(
-            event_json(&event, &sample_plan()),
-            json!({
-                "type": "operation_finished",
-                "space": "spaces/AAAAeng",
-                "index": 1,
-                "kind": "set_role",
-                "member": "carol@example.com",
-                "outcome": "failed",
-                "error": "HTTP 400 FAILED_PRECONDITION",
-                "duration_ms": 1500,
-            })
-        );
-    }
-
-    #[test]
-    fn plan_record_has_type() {
-        let record = plan_record(&sample_plan(), 5);
-        assert_eq!(record["type"], "plan");
-        assert_eq!(record["summary"]["spaces_in_scope"], 5);
     }
 }

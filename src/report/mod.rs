@@ -2,9 +2,14 @@
 //!
 //! People get a table of the plan ([`table`]), progress on stderr
 //! ([`progress`]) and a closing summary ([`summary`]). Machines get the plan
-//! as one JSON document and a run as JSON Lines ([`json`]).
+//! as one JSON document ([`json`]) and a run as JSON Lines ([`jsonl`]).
+//! Reviewers get the plan as Markdown ([`markdown`]); auditors get one line
+//! per write ([`audit`]).
 
+pub mod audit;
 pub mod json;
+pub mod jsonl;
+pub mod markdown;
 pub mod progress;
 pub mod summary;
 pub mod table;
@@ -13,7 +18,7 @@ mod text;
 #[cfg(test)]
 mod sample;
 
-pub use json::{event_json, plan_json, plan_record, verification_json};
+pub use json::plan_json;
 pub use progress::{LogWriter, Progress, ProgressMode, choose_progress, is_ci, multi_progress};
 pub use summary::render_summary;
 pub use table::{Counts, closing_line, render_plan};

@@ -229,6 +229,9 @@ fn sweep_policy<'a>(request: &SweepRequest, spaces: impl Iterator<Item = &'a str
         offboard_all_spaces: users,
         successors: request.rules.successors.clone(),
         successor_fallback: request.rules.successor_fallback,
+        // NOTE: a sweep runs no guards: its removals are the departing users
+        // the operator named, not an open-ended reconcile.
+        guards: Default::default(),
     }
 }
 
