@@ -57,6 +57,19 @@ pub enum Command {
     Export(super::export::ExportArgs),
     /// Serve a local Chat API emulator from a state file, until Ctrl-C.
     Emulator(EmulatorArgs),
+    /// Print a shell completion script on stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for, such as `bash`: save the output where the
+    /// shell loads completions, e.g.
+    /// `chat-reconcile completions bash > /etc/bash_completion.d/chat-reconcile`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

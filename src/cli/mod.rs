@@ -12,6 +12,7 @@ mod session;
 
 use std::io::IsTerminal;
 
+use clap::CommandFactory;
 use indicatif::MultiProgress;
 use tracing_subscriber::EnvFilter;
 
@@ -90,6 +91,8 @@ async fn dispatch(
         Command::Offboard(args) => offboard::run(&args, progress, multi, quiet).await,
         Command::Export(args) => export::run(&args, quiet).await,
         Command::Emulator(args) => commands::emulator(&args).await,
+        Command::Completions(args) => print_completions(args.shell),
+        Command::Man => print_man_page(),
     }
 }
 
@@ -114,4 +117,24 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat, multi: &MultiProgre
         LogFormat::Text => builder.with_ansi(ansi).try_init(),
         LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };
+}
+
+/// Writes the completion script for `shell`, generated from the clap
+/// definitions, to stdout.
+fn print_completions(shell: clap_complete::Shell) -> Result<Exit, Failure> {
+    let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "chat-reconcile", &mut script);
+    output::Output::new().print(&String::from_utf8_lossy(&script))?;
+    Ok(Exit::Success)
+}
+
+/// Writes the manual page, generated from the clap definitions, to stdout.
+fn print_man_page() -> Result<Exit, Failure> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(Failure::failed)?;
+    output::Output::new().print(&String::from_utf8_lossy(&page))?;
+    Ok(Exit::Success)
 }
