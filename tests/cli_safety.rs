@@ -768,6 +768,9 @@ fn jsonl_matches_output_doc() {
         if kind == "operation_retrying" {
             continue; // Needs a fault; its fields match `operation_started` plus three.
         }
+        if kind == "preflight_refusal" || kind == "sweep" {
+            continue; // Checked in cli_preflight.rs and cli_offboard.rs.
+        }
         assert!(
             seen.iter().any(|s| s == kind),
             "no `{kind}` record was printed: {seen:?}"
@@ -793,4 +796,105 @@ fn json_logs_are_one_object_per_line() {
         .collect();
     assert!(!logs.is_empty(), "no JSON log line in:\n{text}");
     assert!(logs.iter().all(|log| log["level"].is_string()), "{logs:?}");
+}
+
+/// Alice is an owner of Ops but only a manager of Engineering, where dave is
+/// the only owner. Emails are hidden, so preflight must look Alice up.
+const PREFLIGHT_SPACES: &str = r#"show_emails: false
+callers:
+  - token: alice-token
+    kind: user
+    user: "100000000001"
+    scopes: [chat.memberships, chat.spaces.readonly]
+spaces:
+  - name: spaces/AAAAeng
+    type: SPACE
+    memberships:
+      - {user: "100000000003", role: ROLE_MANAGER}
+      - {user: "100000000001", role: ROLE_ASSISTANT_MANAGER}
+      - {user: "100000000002"}
+  - name: spaces/AAAAops
+    type: SPACE
+    memberships:
+      - {user: "100000000003", role: ROLE_MANAGER}
+      - {user: "100000000001", role: ROLE_MANAGER}
+      - {user: "100000000002"}
+"#;
+
+/// Dave leaves both spaces; carol takes over Engineering.
+const PREFLIGHT_POLICY: &str = r#"version: 1
+offboard: [dave@example.com]
+spaces:
+  - space: spaces/AAAAeng
+    mode: additive
+    owners: [carol@example.com]
+  - space: spaces/AAAAops
+    mode: additive
+"#;
+
+fn run_as_alice(served: &Served, args: &[&str], policy: &Path) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .args(["--caller", "Alice@Example.com", "--policy"])
+        .arg(policy)
+        .args(["--endpoint", &served.url])
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "alice-token")
+        .env_remove("CHAT_RECONCILE_ENDPOINT")
+        .env_remove("CHAT_RECONCILE_CALLER")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn preflight_marks_owner_changes() {
+    let served = Served::start("preflight", PREFLIGHT_SPACES);
+    let policy = served.file("policy.yaml", PREFLIGHT_POLICY);
+
+    let output = run_as_alice(&served, &["plan"], &policy);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("the API is expected to reject 2 operations for alice@example.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spaces/AAAAeng #0 carol@example.com: only an owner"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spaces/AAAAeng #1 dave@example.com: only an owner"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("spaces/AAAAops #"),
+        "Alice owns Ops:\n{text}"
+    );
+
+    // The JSON Lines records match docs/OUTPUT.md.
+    let jsonl = run_as_alice(&served, &["plan", "--output", "jsonl"], &policy);
+    let mut seen = Vec::new();
+    check_against_docs(&jsonl, &mut seen);
+    let refusals = seen
+        .iter()
+        .filter(|kind| *kind == "preflight_refusal")
+        .count();
+    assert_eq!(refusals, 2, "{seen:?}");
+
+    // The emulator rejects exactly what preflight predicted.
+    let applied = run_as_alice(&served, &["apply", "--yes"], &policy);
+    assert_eq!(applied.status.code(), Some(4), "{}", describe(&applied));
+    let snapshot = served.snapshot();
+    let ops = snapshot.space("spaces/AAAAops").unwrap();
+    assert!(
+        ops.membership("users/100000000003").is_none(),
+        "dave left Ops"
+    );
+    let eng = snapshot.space("spaces/AAAAeng").unwrap();
+    assert!(
+        eng.membership("users/100000000003").is_some(),
+        "dave stays in Engineering"
+    );
+    assert_eq!(served.emulator().counters().only_owner_refusals, 0);
 }

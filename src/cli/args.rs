@@ -195,11 +195,30 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub guards: GuardArgs,
 
+    /// Email of the user the access token acts for. With it, `plan` and
+    /// `apply` check each operation against that user's role in the space
+    /// (preflight) and list those the API would reject: only an owner may
+    /// remove an owner, change an owner's role or make a member an owner.
+    /// Without it, no preflight runs.
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        env = "CHAT_RECONCILE_CALLER",
+        value_parser = parse_caller,
+        help_heading = "Preflight"
+    )]
+    pub caller: Option<String>,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Checks `--caller` and lowercases it, as emails compare without case.
+fn parse_caller(text: &str) -> Result<String, String> {
+    crate::policy::member::parse_email(text).map_err(|invalid| invalid.reason)
 }
 
 #[derive(Debug, Args)]

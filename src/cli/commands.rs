@@ -24,12 +24,14 @@ use crate::emulator::EmulatorState;
 use crate::exit::Exit;
 use crate::guard::{self, Limits};
 use crate::observe::{self, ObservedState};
+use crate::plan::preflight::{self, Refusal};
 use crate::plan::saved::{self, Drift, SavedPlan};
 use crate::plan::{self, Operation, Plan, subset};
-use crate::policy::Policy;
+use crate::policy::{Policy, Principal};
 use crate::report::audit::AuditLog;
 use crate::report::jsonl::{
-    RunTotals, drift_record, event_record, plan_records, summary_record, verification_record,
+    RunTotals, drift_record, event_record, plan_records, preflight_record, summary_record,
+    verification_record,
 };
 use crate::report::markdown::render_markdown;
 use crate::report::{Progress, ProgressMode, plan_json, render_plan, render_summary};
@@ -56,7 +58,9 @@ async fn plan_with(
     limits: &Limits,
     policy_bytes: Option<&[u8]>,
 ) -> Result<Exit, Failure> {
-    let (observed, plan) = observe_and_plan(session, policy).await?;
+    let caller = args.common.caller.as_deref();
+    let (observed, plan) = observe_and_plan(session, policy, caller).await?;
+    let refusals = caller.map(|caller| preflight::check(&plan, &observed, caller));
     let in_scope = policy.spaces.len();
     let jsonl = args.common.output == Some(OutputFormat::Jsonl);
     let mut output = Output::new();
@@ -64,13 +68,30 @@ async fn plan_with(
         for record in plan_records(&plan, in_scope) {
             output.println(&record.to_string())?;
         }
+        for refusal in refusals.iter().flatten() {
+            output.println(&preflight_record(refusal).to_string())?;
+        }
     } else {
+        let preflight = match (caller, &refusals) {
+            (Some(caller), Some(refusals)) => preflight_text(caller, refusals),
+            _ => String::new(),
+        };
         match args.common.format {
-            Format::Table => output.print(&render_plan(&plan, in_scope))?,
-            Format::Markdown => output.print(&render_markdown(&plan, in_scope))?,
+            Format::Table => {
+                output.print(&format!("{}{preflight}", render_plan(&plan, in_scope)))?
+            }
+            Format::Markdown => {
+                output.print(&format!("{}{preflight}", render_markdown(&plan, in_scope)))?
+            }
             Format::Json => {
-                let document = serde_json::to_string_pretty(&plan_json(&plan, in_scope))
-                    .map_err(Failure::failed)?;
+                let mut document = plan_json(&plan, in_scope);
+                if let (Some(caller), Some(refusals)) = (caller, &refusals) {
+                    document["preflight"] = serde_json::json!({
+                        "caller": caller,
+                        "refusals": refusals,
+                    });
+                }
+                let document = serde_json::to_string_pretty(&document).map_err(Failure::failed)?;
                 output.println(&document)?;
             }
         }
@@ -189,7 +210,8 @@ async fn apply_with(
     let (observed, plan, drifts) = match &setup.saved {
         Some(saved) => observe_saved(session, policy, saved).await?,
         None => {
-            let (observed, plan) = observe_and_plan(session, policy).await?;
+            let (observed, plan) =
+                observe_and_plan(session, policy, args.common.caller.as_deref()).await?;
             (observed, plan, Vec::new())
         }
     };
@@ -201,16 +223,24 @@ async fn apply_with(
         verification: "skipped",
         ..RunTotals::default()
     };
+    let caller = args.common.caller.as_deref();
+    let refusals = caller.map(|caller| preflight::check(&plan, &observed, caller));
     if jsonl {
         let mut out = lock(&output);
         for record in plan_records(&plan, in_scope) {
             out.println(&record.to_string())?;
+        }
+        for refusal in refusals.iter().flatten() {
+            out.println(&preflight_record(refusal).to_string())?;
         }
         for drift in &drifts {
             out.println(&drift_record(drift).to_string())?;
         }
     } else {
         let mut text = render_plan(&plan, in_scope);
+        if let (Some(caller), Some(refusals)) = (caller, &refusals) {
+            text.push_str(&preflight_text(caller, refusals));
+        }
         for drift in &drifts {
             text.push_str(&format!(
                 "drifted: {} {} {} (operation {} of the saved plan): {}\n",
@@ -219,6 +249,9 @@ async fn apply_with(
         }
         lock(&output).print(&text)?;
     }
+    // NOTE: preflight only warns. Its rules may be stricter than a space's
+    // settings, so the operations still run and a real rejection is reported
+    // as a failed operation.
 
     let violations = guard::check(&plan, &observed, &setup.limits, args.allow_removals);
     if report_violations(&violations, jsonl, &mut lock(&output))? {
@@ -380,15 +413,45 @@ pub async fn emulator(args: &EmulatorArgs) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
+/// Observes the policy's spaces and plans. With a `caller`, its email is
+/// resolved like the policy's own, so that preflight can find the caller's
+/// membership where the API leaves emails out.
 async fn observe_and_plan(
     session: &Session,
     policy: &Policy,
+    caller: Option<&str>,
 ) -> Result<(ObservedState, Plan), Failure> {
-    let observed = observe::observe(&session.observe_context(), policy)
-        .await
-        .map_err(Failure::failed)?;
+    let observed = match caller {
+        None => observe::observe(&session.observe_context(), policy).await,
+        Some(caller) => {
+            // Only the observation sees this copy: `protect` is one of the
+            // lists whose emails observe resolves in every space.
+            let mut lookup = policy.clone();
+            lookup.protect.push(Principal::Email(caller.to_string()));
+            observe::observe(&session.observe_context(), &lookup).await
+        }
+    }
+    .map_err(Failure::failed)?;
     let plan = plan::plan(policy, &observed);
     Ok((observed, plan))
+}
+
+/// Renders preflight's findings for people, after the plan.
+fn preflight_text(caller: &str, refusals: &[Refusal]) -> String {
+    if refusals.is_empty() {
+        return format!("\nPreflight: {caller} may make every operation.\n");
+    }
+    let mut text = format!(
+        "\nPreflight: the API is expected to reject {} operations for {caller}:\n",
+        refusals.len()
+    );
+    for refusal in refusals {
+        text.push_str(&format!(
+            "  {} #{} {}: {}\n",
+            refusal.space, refusal.index, refusal.member, refusal.reason
+        ));
+    }
+    text
 }
 
 /// Observes every space that had operations again and plans once more.

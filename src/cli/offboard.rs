@@ -21,7 +21,9 @@ use crate::exit::Exit;
 use crate::plan::{self, Plan};
 use crate::policy::member::parse_email;
 use crate::policy::{Policy, Principal};
-use crate::report::jsonl::{RunTotals, plan_records, summary_record, verification_record};
+use crate::report::jsonl::{
+    RunTotals, plan_records, summary_record, sweep_record, verification_record,
+};
 use crate::report::markdown::render_markdown;
 use crate::report::{ProgressMode, plan_json, render_plan, render_summary};
 use crate::sweep::{self, Coverage, Discovery, Sweep, SweepRequest, parse_user_list};
@@ -290,8 +292,7 @@ async fn sweep_with(
             for record in plan_records(&plan, in_scope) {
                 out.println(&record.to_string())?;
             }
-            let mut sweep = coverage_json(request.discovery, &found.coverage);
-            sweep["type"] = json!("sweep");
+            let sweep = sweep_record(coverage_json(request.discovery, &found.coverage));
             out.println(&sweep.to_string())?;
         }
         (Format::Markdown, false) => lock(&output).print(&render_markdown(&plan, in_scope))?,

@@ -535,6 +535,12 @@ pub(crate) fn patch(
     };
     check_admin_leaves_apps(access, state, membership, &space_id, &key, "change")?;
     check_may_change_owner(access, &space_id, space, &key, "change")?;
+    if new_role == Role::RoleManager && !access.admin_mode && !is_owner(space, access.caller) {
+        return Err(ApiError::permission_denied(format!(
+            "cannot make spaces/{space_id}/members/{key} an owner: only an owner of spaces/{space_id} \
+             or an administrator with useAdminAccess=true may make a member an owner"
+        )));
+    }
     if space.space_type != SpaceType::Space {
         return Err(ApiError::failed_precondition(format!(
             "cannot change roles in spaces/{space_id}: it is a {}, and roles exist only in spaces of type SPACE",

@@ -8,6 +8,7 @@
 
 mod member;
 pub mod model;
+pub mod preflight;
 pub mod saved;
 mod simulate;
 mod space;

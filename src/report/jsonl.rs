@@ -18,15 +18,18 @@ use crate::apply::{Event, Outcome, Summary, Verification};
 use crate::exit::Exit;
 use crate::guard::Violation;
 use crate::plan::Plan;
+use crate::plan::preflight::Refusal;
 use crate::plan::saved::Drift;
 
 /// Every record type, in the order a run can print them.
-pub const RECORD_TYPES: [&str; 13] = [
+pub const RECORD_TYPES: [&str; 15] = [
     "plan_entry",
     "blocked",
     "warning",
     "drifted",
     "plan_summary",
+    "preflight_refusal",
+    "sweep",
     "guard_refused",
     "run_started",
     "operation_started",
@@ -83,6 +86,24 @@ pub fn drift_record(drift: &Drift) -> Value {
         "member": drift.member,
         "detail": drift.detail,
     })
+}
+
+/// Renders an operation that preflight expects the API to reject.
+pub fn preflight_record(refusal: &Refusal) -> Value {
+    json!({
+        "type": "preflight_refusal",
+        "space": refusal.space,
+        "index": refusal.index,
+        "member": refusal.member,
+        "reason": refusal.reason,
+    })
+}
+
+/// Renders the `sweep` record of `offboard`: `coverage` is an object of
+/// counts, to which the `type` field is added.
+pub fn sweep_record(mut coverage: Value) -> Value {
+    coverage["type"] = json!("sweep");
+    coverage
 }
 
 /// Renders a guard the plan breaks.
