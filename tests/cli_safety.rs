@@ -738,7 +738,18 @@ fn jsonl_matches_output_doc() {
     );
     let planned = served.run(&["plan", "--output", "jsonl"], &policy);
     check_against_docs(&planned, &mut seen);
-    let applied = served.run(&["apply", "--yes", "--format", "json"], &policy);
+    let applied = served.run(
+        &[
+            "apply",
+            "--yes",
+            "--format",
+            "json",
+            "--allow-protected",
+            "--reason",
+            "alice stays owner",
+        ],
+        &policy,
+    );
     assert_eq!(applied.status.code(), Some(4), "{}", describe(&applied));
     check_against_docs(&applied, &mut seen);
 
@@ -897,4 +908,70 @@ fn preflight_marks_owner_changes() {
         "dave stays in Engineering"
     );
     assert_eq!(served.emulator().counters().only_owner_refusals, 0);
+}
+
+/// Ops: the policy demotes alice, who is protected, and offboards dave.
+const DEMOTES_PROTECTED: &str = r#"version: 1
+protect: [alice@example.com]
+offboard: [dave@example.com]
+spaces:
+  - space: spaces/AAAAops
+    mode: additive
+    members: [alice@example.com]
+"#;
+
+#[test]
+fn protect_refuses_run() {
+    let served = Served::start("protect-refuses", GUARD_SPACES);
+    let policy = served.file("policy.yaml", DEMOTES_PROTECTED);
+
+    let plan: &[&str] = &["plan"];
+    let apply: &[&str] = &["apply", "--yes"];
+    for args in [plan, apply] {
+        let output = served.run(args, &policy);
+        assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+        let text = stderr(&output);
+        assert!(
+            text.contains("alice@example.com in spaces/AAAAops"),
+            "{}",
+            describe(&output)
+        );
+        assert!(text.contains("--allow-protected"), "{}", describe(&output));
+    }
+    assert_eq!(served.writes(), 0, "a refused run wrote");
+}
+
+#[test]
+fn protect_override_is_audited() {
+    let served = Served::start("protect-override", GUARD_SPACES);
+    let policy = served.file("policy.yaml", DEMOTES_PROTECTED);
+    let audit = served.path("audit.jsonl");
+
+    let no_reason = served.run(&["apply", "--yes", "--allow-protected"], &policy);
+    assert_eq!(no_reason.status.code(), Some(2), "{}", describe(&no_reason));
+
+    let output = served.run(
+        &[
+            "apply",
+            "--yes",
+            "--allow-protected",
+            "--reason",
+            "alice keeps her role",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+        &policy,
+    );
+    // Dave leaves; alice's demotion stays blocked, which exits 4.
+    assert_eq!(output.status.code(), Some(4), "{}", describe(&output));
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["member"], "dave@example.com");
+    assert_eq!(lines[0]["override_reason"], "alice keeps her role");
+    let snapshot = served.snapshot();
+    let ops = snapshot.space("spaces/AAAAops").unwrap();
+    assert!(
+        ops.owners().contains(&"users/100000000001"),
+        "alice lost her role"
+    );
 }

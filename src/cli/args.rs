@@ -118,9 +118,15 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "N", requires = "reason", help_heading = "Guards")]
     pub allow_removals: Option<usize>,
 
+    /// Let this run through the `protect` guard: the rest of the plan is
+    /// applied and the protected members the policy would change stay as
+    /// they are. Needs --reason.
+    #[arg(long, requires = "reason", help_heading = "Guards")]
+    pub allow_protected: bool,
+
     /// Why the guards are overridden: recorded in the audit log with every
-    /// operation. Required by --allow-removals and by a guard flag that
-    /// loosens the policy's value.
+    /// operation. Required by --allow-removals, --allow-protected and by a
+    /// guard flag that loosens the policy's value.
     #[arg(long, value_name = "TEXT", value_parser = non_blank, help_heading = "Guards")]
     pub reason: Option<String>,
 

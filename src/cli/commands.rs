@@ -99,7 +99,8 @@ async fn plan_with(
     if let (Some(path), Some(bytes)) = (&args.out, policy_bytes) {
         write_saved_plan(path, &plan, &observed, bytes)?;
     }
-    let violations = guard::check(&plan, &observed, limits, None);
+    let mut violations = guard::check(&plan, &observed, limits, None);
+    violations.extend(guard::check_protect(&plan, false));
     if report_violations(&violations, jsonl, &mut output)? {
         return Ok(Exit::Refused);
     }
@@ -253,7 +254,8 @@ async fn apply_with(
     // settings, so the operations still run and a real rejection is reported
     // as a failed operation.
 
-    let violations = guard::check(&plan, &observed, &setup.limits, args.allow_removals);
+    let mut violations = guard::check(&plan, &observed, &setup.limits, args.allow_removals);
+    violations.extend(guard::check_protect(&plan, args.allow_protected));
     if report_violations(&violations, jsonl, &mut lock(&output))? {
         if jsonl {
             let record = summary_record(&totals, Exit::Refused);

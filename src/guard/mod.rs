@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::chat::model::{MembershipRole, MembershipState, SpaceType};
 use crate::observe::{ObservedSpace, ObservedState};
-use crate::plan::{Action, Plan, simulate};
+use crate::plan::{Action, BlockReason, Plan, simulate};
 use crate::policy::Guards;
 
 /// The limits of one run: the policy's guards after the command-line flags.
@@ -86,6 +86,8 @@ pub enum Guard {
     MaxRemovedFraction,
     /// Joined owners a `SPACE` is left with.
     MinOwners,
+    /// A change the policy requests to a member on the `protect` list.
+    Protect,
 }
 
 impl Guard {
@@ -95,6 +97,7 @@ impl Guard {
             Self::MaxRemovals => "max_removals",
             Self::MaxRemovedFraction => "max_removed_fraction",
             Self::MinOwners => "min_owners",
+            Self::Protect => "protect",
         }
     }
 }
@@ -204,6 +207,43 @@ pub fn check(
                     space.name, limits.min_owners
                 ),
                 fix: format!("--min-owners {after} --reason \"TEXT\""),
+            });
+        }
+    }
+    violations
+}
+
+/// Lists the changes the policy requests to protected members, which the
+/// planner blocked. Each refuses the run unless `allowed`
+/// (`--allow-protected`), and then the rest of the plan runs while the
+/// protected members stay as they are.
+pub fn check_protect(plan: &Plan, allowed: bool) -> Vec<Violation> {
+    if allowed {
+        return Vec::new();
+    }
+    let mut violations = Vec::new();
+    for space in &plan.spaces {
+        for blocked in &space.blocked {
+            if blocked.block != BlockReason::Protected {
+                continue;
+            }
+            let change = match &blocked.action {
+                Action::Remove { .. } => "remove",
+                Action::SetRole { .. } => "change the role of",
+                Action::Add { .. } => "add",
+            };
+            violations.push(Violation {
+                guard: Guard::Protect,
+                space: Some(space.space.clone()),
+                value: 1.0,
+                limit: 0.0,
+                message: format!(
+                    "the policy would {change} {} in {}, but it is on the protect list; \
+                     change the policy or the protect list",
+                    blocked.member.display, space.space
+                ),
+                fix: "--allow-protected --reason \"TEXT\" (the protected member stays as it is)"
+                    .to_string(),
             });
         }
     }
