@@ -214,6 +214,7 @@ struct MethodFaultsFile {
     error_500: Option<f64>,
     error_503: Option<f64>,
     error_504: Option<f64>,
+    error_429: Option<f64>,
     reset: Option<f64>,
     hang: Option<f64>,
     hang_for: Option<String>,
@@ -237,6 +238,7 @@ impl MethodFaultsFile {
             ("error_500", self.error_500),
             ("error_503", self.error_503),
             ("error_504", self.error_504),
+            ("error_429", self.error_429),
             ("reset", self.reset),
             ("hang", self.hang),
         ];
