@@ -4,7 +4,7 @@
 //! reads), built with `Quota::with_period` and a small burst, and two
 //! per-space pacers (writes, reads). A caller first waits until its space
 //! may send, then takes a project cell, and only then books the space's
-//! next slot, so a space's requests are spaced from the moment they are
+//! next slot. So a space's requests are spaced from the moment they are
 //! sent, however long the project limiter held them. A [`SlowDown`] gate
 //! makes every worker pause after a 429.
 
@@ -126,10 +126,10 @@ fn per_second_period(setting: &'static str, per_second: f64) -> Result<Duration,
 /// the moment the previous one was sent.
 ///
 /// governor's keyed limiter books a slot when its wait ends, which is before
-/// the project limiter lets the request go; under a busy project limiter the
+/// the project limiter lets the request go. Under a busy project limiter the
 /// space's next slot then comes less than a period after the request was
-/// really sent, and the API refuses it. Here a slot is booked only by
-/// [`SpacePacer::book`], right before sending.
+/// really sent, and the API rejects it with 429. Here a slot is booked only
+/// by [`SpacePacer::book`], right before sending.
 struct SpacePacer {
     period: Duration,
     /// When each space may send next. Entries in the past are stale.
@@ -172,6 +172,17 @@ impl SpacePacer {
                 next.insert(space.to_string(), now + self.period);
                 true
             }
+        }
+    }
+
+    /// Moves the next slot of `space` to a period from now, unless it is
+    /// later already.
+    fn book_from_now(&self, space: &str) {
+        let at = Instant::now() + self.period;
+        let mut next = self.lock();
+        let slot = next.entry(space.to_string()).or_insert(at);
+        if *slot < at {
+            *slot = at;
         }
     }
 
@@ -245,6 +256,26 @@ impl RateLimits {
         until_ready(&self.space_reads, &self.project_space_reads, space).await;
     }
 
+    /// Spaces the next write in `space` a full period after the response to
+    /// the previous one, for callers that send one request at a time.
+    ///
+    /// The API counts a request when it arrives, and a busy client or
+    /// network delays some requests more than others, so spacing from the
+    /// send alone lets two arrivals come closer than a period. The previous
+    /// request has certainly arrived once its response is back, so spacing
+    /// from the response cannot be undercut; the cost is one round trip per
+    /// request in a space, which matters only when the per-space rate, not
+    /// the project rate, bounds the run.
+    pub fn write_completed(&self, space: &str) {
+        self.space_writes.book_from_now(space);
+    }
+
+    /// Spaces the next read in `space` from the response to the previous
+    /// one; see [`RateLimits::write_completed`].
+    pub fn read_completed(&self, space: &str) {
+        self.space_reads.book_from_now(space);
+    }
+
     /// Drops per-space state of spaces that are done.
     pub fn forget_idle_spaces(&self) {
         self.space_writes.forget_idle();
@@ -259,7 +290,7 @@ impl RateLimits {
 
 /// Waits for the space, then for a project cell, then books the space's
 /// slot. Waiting for the space first keeps a task from holding a project
-/// cell while its space is busy; booking last spaces the space's requests
+/// cell while its space is busy. Booking last spaces the space's requests
 /// from the moment they are sent.
 async fn until_ready(pacer: &SpacePacer, project: &DefaultDirectRateLimiter, space: &str) {
     let jitter = Jitter::up_to(WAKE_JITTER);
@@ -484,6 +515,27 @@ mod tests {
             started.elapsed() >= Duration::from_millis(290),
             "{:?}",
             started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn space_spacing_counts_from_response() {
+        let limits = RateLimits::new(&LimitSettings {
+            space_writes_per_second: 2.0,
+            ..settings()
+        })
+        .unwrap();
+        limits.until_write_ready("spaces/A").await;
+        // A request that takes 300 ms to come back.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        limits.write_completed("spaces/A");
+        let completed = StdInstant::now();
+        limits.until_write_ready("spaces/A").await;
+        // Spaced from the send, the next write would wait only about 200 ms.
+        assert!(
+            completed.elapsed() >= Duration::from_millis(490),
+            "{:?}",
+            completed.elapsed()
         );
     }
 

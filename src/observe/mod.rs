@@ -192,7 +192,9 @@ where
         context.slow_down,
         || async {
             context.limits.until_space_read_ready(space).await;
-            call().await
+            let result = call().await;
+            context.limits.read_completed(space);
+            result
         },
         |error, attempt, delay| log_retry("spaces.get", error, attempt, delay),
     )
@@ -216,7 +218,9 @@ where
         context.slow_down,
         || async {
             context.limits.until_read_ready(space).await;
-            call().await
+            let result = call().await;
+            context.limits.read_completed(space);
+            result
         },
         |error, attempt, delay| log_retry(method, error, attempt, delay),
     )
