@@ -95,7 +95,7 @@ fn killed_apply_converges() {
     crash_and_rerun(30, 4, seed);
 }
 
-/// The larger version: `cargo test --release --test resilience_crash -- --ignored`.
+/// Runs the larger version: `cargo test --test resilience_crash -- --ignored`.
 #[test]
 #[ignore = "about a minute; run with --ignored"]
 fn killed_apply_converges_large() {

@@ -97,7 +97,7 @@ impl Standalone {
         Self { child, url }
     }
 
-    /// A command for the real binary, pointed at this emulator.
+    /// Builds a command for the real binary, pointed at this emulator.
     pub fn command(&self, args: &[&str], policy: &Path) -> Command {
         let mut command = Command::new(BINARY);
         command
@@ -132,7 +132,7 @@ impl Standalone {
         self.inspect("counters")
     }
 
-    /// The emulator's request log.
+    /// Fetches the emulator's request log.
     pub fn requests(&self) -> Vec<Value> {
         self.inspect("requests")["requests"]
             .as_array()
@@ -165,7 +165,7 @@ fn tail(text: &str) -> &str {
     &text[start..]
 }
 
-/// The JSON Lines records of an `apply --format json` run.
+/// Parses the JSON Lines records of an `apply --format json` run.
 pub fn records(output: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -193,7 +193,7 @@ fn member_of(space: usize, slot: usize) -> usize {
     }
 }
 
-/// An emulator state of `spaces` spaces for [`policy_yaml`].
+/// Builds an emulator state of `spaces` spaces for [`policy_yaml`].
 pub fn state_yaml(spaces: usize) -> String {
     let mut text = format!("tokens: [{TOKEN}]\nusers:\n");
     for user in 0..=200 {
@@ -227,11 +227,11 @@ pub fn state_yaml(spaces: usize) -> String {
     text
 }
 
-/// A policy over the spaces of [`state_yaml`]: person 0, every space's
-/// owner, is offboarded; slot 1 becomes owner (by email), slot 2 manager;
-/// slots 3 and 4 stay members; slots 5 and 6 are removed; one person is
-/// added. So each space has one add, two role changes and three removals,
-/// and the owner's removal requires the promotion.
+/// Builds a policy over the spaces of [`state_yaml`]. Person 0, the owner
+/// of every space, is offboarded. Slot 1 becomes owner (named by email) and
+/// slot 2 manager. Slots 3 and 4 stay members, slots 5 and 6 are removed,
+/// and one person is added. So each space has one add, two role changes
+/// and three removals, and the owner's removal requires the promotion.
 pub fn policy_yaml(spaces: usize) -> String {
     let mut text = format!("version: 1\noffboard: [{}]\nspaces:\n", email(0));
     for space in 0..spaces {
@@ -248,8 +248,8 @@ pub fn policy_yaml(spaces: usize) -> String {
     text
 }
 
-/// Counts, per `(HTTP method, path)`, the write requests the emulator
-/// answered with a 2xx status.
+/// Counts, per `(HTTP method, path)`, the write requests that got a 2xx
+/// status from the emulator.
 pub fn successful_writes(requests: &[Value]) -> BTreeMap<(String, String), usize> {
     let mut counts = BTreeMap::new();
     for request in requests {
