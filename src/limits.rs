@@ -1,16 +1,19 @@
 //! Rate limiters that keep the run inside the API's quotas.
 //!
-//! Two project-wide limiters (membership writes, membership reads) and two
-//! keyed per-space limiters, built with `Quota::with_period` and a small
-//! burst. Callers wait on the per-space limiter first, then the project one,
-//! so that no project-wide cell is spent while a task still waits for a busy
-//! space. A [`SlowDown`] gate makes every worker pause after a 429.
+//! Three project-wide limiters (membership writes, membership reads, space
+//! reads), built with `Quota::with_period` and a small burst, and two
+//! per-space pacers (writes, reads). A caller first waits until its space
+//! may send, then takes a project cell, and only then books the space's
+//! next slot. So a space's requests are spaced from the moment they are
+//! sent, however long the project limiter held them. A [`SlowDown`] gate
+//! makes every worker pause after a 429.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Jitter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
 use tokio::time::Instant;
 
 /// Largest random delay added when a waiter wakes, so that tasks waiting on
@@ -57,8 +60,8 @@ impl LimitSettings {
     pub fn validate(&self) -> Result<(), LimitError> {
         per_minute_quota("writes per minute", self.writes_per_minute)?;
         per_minute_quota("reads per minute", self.reads_per_minute)?;
-        per_second_quota("space writes per second", self.space_writes_per_second)?;
-        per_second_quota("space reads per second", self.space_reads_per_second)?;
+        per_second_period("space writes per second", self.space_writes_per_second)?;
+        per_second_period("space reads per second", self.space_reads_per_second)?;
         Ok(())
     }
 }
@@ -88,9 +91,15 @@ fn per_minute_quota(setting: &'static str, per_minute: u32) -> Result<Quota, Lim
 /// The slowest per-space rate accepted, in requests per second.
 const MIN_PER_SECOND: f64 = 0.001;
 
-/// Builds a quota of one request every `1 / per_second` seconds with no
-/// burst. Fractional rates work: 0.5 lets one request through every 2 s.
-fn per_second_quota(setting: &'static str, per_second: f64) -> Result<Quota, LimitError> {
+/// Share of a per-space period added as a margin. The API counts a request
+/// when it arrives, and arrivals vary by a little (a new connection, a busy
+/// scheduler), so two requests sent exactly one period apart can arrive
+/// slightly closer and the second be refused.
+const SPACE_MARGIN: f64 = 0.01;
+
+/// Returns the interval between two requests in one space at `per_second`,
+/// with [`SPACE_MARGIN`] added. Fractional rates work: 0.5 gives about 2 s.
+fn per_second_period(setting: &'static str, per_second: f64) -> Result<Duration, LimitError> {
     let invalid = |expected| LimitError {
         setting,
         value: per_second.to_string(),
@@ -104,19 +113,102 @@ fn per_second_quota(setting: &'static str, per_second: f64) -> Result<Quota, Lim
     if per_second < MIN_PER_SECOND {
         return Err(invalid("must be at least 0.001 (one request every 1000 s)"));
     }
+    if per_second > 1e9 {
+        return Err(invalid("must be at most 1000000000"));
+    }
     let period = Duration::try_from_secs_f64(1.0 / per_second).map_err(|_| {
         invalid("is too small: one request would wait longer than a Duration holds")
     })?;
-    let quota = Quota::with_period(period).ok_or_else(|| invalid("must be at most 1000000000"))?;
-    Ok(quota.allow_burst(NonZeroU32::MIN))
+    Ok(period.mul_f64(1.0 + SPACE_MARGIN))
+}
+
+/// Spaces requests to each space: one request per `period`, counted from
+/// the moment the previous one was sent.
+///
+/// governor's keyed limiter books a slot when its wait ends, which is before
+/// the project limiter lets the request go. Under a busy project limiter the
+/// space's next slot then comes less than a period after the request was
+/// really sent, and the API rejects it with 429. Here a slot is booked only
+/// by [`SpacePacer::book`], right before sending.
+struct SpacePacer {
+    period: Duration,
+    /// When each space may send next. Entries in the past are stale.
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl SpacePacer {
+    fn new(period: Duration) -> Self {
+        Self {
+            period,
+            next: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.next
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until `space` may send, without booking.
+    async fn until_ready(&self, space: &str) {
+        loop {
+            let next = self.lock().get(space).copied();
+            match next {
+                Some(next) if next > Instant::now() => tokio::time::sleep_until(next).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// Books the next slot of `space` if it is free now, and returns `true`;
+    /// returns `false` when another request took it meanwhile.
+    fn book(&self, space: &str) -> bool {
+        let now = Instant::now();
+        let mut next = self.lock();
+        match next.get(space) {
+            Some(at) if *at > now => false,
+            _ => {
+                next.insert(space.to_string(), now + self.period);
+                true
+            }
+        }
+    }
+
+    /// Moves the next slot of `space` to a period from now, unless it is
+    /// later already.
+    fn book_from_now(&self, space: &str) {
+        let at = Instant::now() + self.period;
+        let mut next = self.lock();
+        let slot = next.entry(space.to_string()).or_insert(at);
+        if *slot < at {
+            *slot = at;
+        }
+    }
+
+    /// Drops the spaces whose next slot has come.
+    fn forget_idle(&self) {
+        let now = Instant::now();
+        let mut next = self.lock();
+        next.retain(|_, at| *at > now);
+        next.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 /// The run's shared limiters.
 pub struct RateLimits {
     project_writes: DefaultDirectRateLimiter,
     project_reads: DefaultDirectRateLimiter,
-    space_writes: DefaultKeyedRateLimiter<String>,
-    space_reads: DefaultKeyedRateLimiter<String>,
+    /// spaces.get and the other space reads, a separate project quota from
+    /// membership reads at Google. Built from `reads_per_minute`, since
+    /// Google's default is 3000 per minute for both.
+    project_space_reads: DefaultDirectRateLimiter,
+    space_writes: SpacePacer,
+    space_reads: SpacePacer,
 }
 
 impl RateLimits {
@@ -132,51 +224,82 @@ impl RateLimits {
                 "reads per minute",
                 settings.reads_per_minute,
             )?),
-            space_writes: RateLimiter::keyed(per_second_quota(
+            project_space_reads: RateLimiter::direct(per_minute_quota(
+                "reads per minute",
+                settings.reads_per_minute,
+            )?),
+            space_writes: SpacePacer::new(per_second_period(
                 "space writes per second",
                 settings.space_writes_per_second,
             )?),
-            space_reads: RateLimiter::keyed(per_second_quota(
+            space_reads: SpacePacer::new(per_second_period(
                 "space reads per second",
                 settings.space_reads_per_second,
             )?),
         })
     }
 
-    /// Waits until one write in `space` is allowed.
+    /// Waits until one membership write (create, delete, patch) in `space`
+    /// is allowed.
     pub async fn until_write_ready(&self, space: &str) {
-        let key = space.to_string();
-        let jitter = Jitter::up_to(WAKE_JITTER);
-        self.space_writes
-            .until_key_ready_with_jitter(&key, jitter)
-            .await;
-        self.project_writes.until_ready_with_jitter(jitter).await;
+        until_ready(&self.space_writes, &self.project_writes, space).await;
     }
 
-    /// Waits until one read in `space` is allowed.
+    /// Waits until one membership read (list, get) in `space` is allowed.
     pub async fn until_read_ready(&self, space: &str) {
-        let key = space.to_string();
-        let jitter = Jitter::up_to(WAKE_JITTER);
-        self.space_reads
-            .until_key_ready_with_jitter(&key, jitter)
-            .await;
-        self.project_reads.until_ready_with_jitter(jitter).await;
+        until_ready(&self.space_reads, &self.project_reads, space).await;
+    }
+
+    /// Waits until `spaces.get` on `space` is allowed: a read in the space,
+    /// charged to the project's space-read quota.
+    pub async fn until_space_read_ready(&self, space: &str) {
+        until_ready(&self.space_reads, &self.project_space_reads, space).await;
+    }
+
+    /// Spaces the next write in `space` a full period after the response to
+    /// the previous one, for callers that send one request at a time.
+    ///
+    /// The API counts a request when it arrives, and a busy client or
+    /// network delays some requests more than others, so spacing from the
+    /// send alone lets two arrivals come closer than a period. The previous
+    /// request has certainly arrived once its response is back, so spacing
+    /// from the response cannot be undercut; the cost is one round trip per
+    /// request in a space, which matters only when the per-space rate, not
+    /// the project rate, bounds the run.
+    pub fn write_completed(&self, space: &str) {
+        self.space_writes.book_from_now(space);
+    }
+
+    /// Spaces the next read in `space` from the response to the previous
+    /// one; see [`RateLimits::write_completed`].
+    pub fn read_completed(&self, space: &str) {
+        self.space_reads.book_from_now(space);
     }
 
     /// Drops per-space state of spaces that are done.
-    ///
-    /// governor never evicts keys on its own; this keeps only the spaces whose
-    /// limiter is still refilling.
     pub fn forget_idle_spaces(&self) {
-        self.space_writes.retain_recent();
-        self.space_reads.retain_recent();
-        self.space_writes.shrink_to_fit();
-        self.space_reads.shrink_to_fit();
+        self.space_writes.forget_idle();
+        self.space_reads.forget_idle();
     }
 
     /// Returns how many spaces the per-space limiters track.
     pub fn tracked_spaces(&self) -> usize {
         self.space_writes.len().max(self.space_reads.len())
+    }
+}
+
+/// Waits for the space, then for a project cell, then books the space's
+/// slot. Waiting for the space first keeps a task from holding a project
+/// cell while its space is busy. Booking last spaces the space's requests
+/// from the moment they are sent.
+async fn until_ready(pacer: &SpacePacer, project: &DefaultDirectRateLimiter, space: &str) {
+    let jitter = Jitter::up_to(WAKE_JITTER);
+    pacer.until_ready(space).await;
+    project.until_ready_with_jitter(jitter).await;
+    // Another request in the same space may have been sent while this one
+    // waited for the project; it keeps its project cell and waits again.
+    while !pacer.book(space) {
+        pacer.until_ready(space).await;
     }
 }
 
@@ -336,17 +459,40 @@ mod tests {
     }
 
     #[test]
-    fn per_second_quota_period() {
-        let quota = per_second_quota("test", 0.5).unwrap();
-        assert_eq!(quota.replenish_interval(), Duration::from_secs(2));
-        assert_eq!(quota.burst_size().get(), 1);
-        let quota = per_second_quota("test", 15.0).unwrap();
-        let expected = Duration::from_secs(1) / 15;
-        let difference = quota.replenish_interval().abs_diff(expected);
+    fn per_second_period_has_margin() {
+        let period = per_second_period("test", 0.5).unwrap();
+        assert_eq!(period, Duration::from_secs(2).mul_f64(1.0 + SPACE_MARGIN));
+        let period = per_second_period("test", 15.0).unwrap();
+        let expected = (Duration::from_secs(1) / 15).mul_f64(1.0 + SPACE_MARGIN);
         assert!(
-            difference < Duration::from_micros(1),
+            period.abs_diff(expected) < Duration::from_micros(1),
+            "{period:?}"
+        );
+    }
+
+    // The per-space slot is booked after the project wait: a write held by
+    // the project limiter pushes the space's next write back with it.
+    #[tokio::test]
+    async fn space_spacing_counts_from_send() {
+        // Project cells every 60/59 s (burst 1); a space slot every 1.12 s.
+        let limits = RateLimits::new(&LimitSettings {
+            space_writes_per_second: 0.9,
+            writes_per_minute: 60,
+            ..settings()
+        })
+        .unwrap();
+        limits.until_write_ready("spaces/A").await;
+        // B's space is free at once, but its project cell comes after 1.02 s.
+        limits.until_write_ready("spaces/B").await;
+        let sent = StdInstant::now();
+        limits.until_write_ready("spaces/B").await;
+        // Booked before the project wait, B's next slot would have come
+        // 1.12 s after the first call, so the next project cell (1.02 s
+        // after the send) would have let it go early.
+        assert!(
+            sent.elapsed() >= Duration::from_millis(1100),
             "{:?}",
-            quota.replenish_interval()
+            sent.elapsed()
         );
     }
 
@@ -369,6 +515,27 @@ mod tests {
             started.elapsed() >= Duration::from_millis(290),
             "{:?}",
             started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn space_spacing_counts_from_response() {
+        let limits = RateLimits::new(&LimitSettings {
+            space_writes_per_second: 2.0,
+            ..settings()
+        })
+        .unwrap();
+        limits.until_write_ready("spaces/A").await;
+        // A request that takes 300 ms to come back.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        limits.write_completed("spaces/A");
+        let completed = StdInstant::now();
+        limits.until_write_ready("spaces/A").await;
+        // Spaced from the send, the next write would wait only about 200 ms.
+        assert!(
+            completed.elapsed() >= Duration::from_millis(490),
+            "{:?}",
+            completed.elapsed()
         );
     }
 

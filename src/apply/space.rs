@@ -289,7 +289,12 @@ impl SpaceRunner<'_, '_> {
                 index,
                 attempt,
             });
-            let error = match request().await {
+            let result = request().await;
+            match access {
+                Access::Write => context.limits.write_completed(self.space),
+                Access::Read => context.limits.read_completed(self.space),
+            }
+            let error = match result {
                 Ok(value) => return Ok(Ok(value)),
                 Err(error) => error,
             };

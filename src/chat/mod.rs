@@ -489,6 +489,28 @@ fn decode<T: DeserializeOwned>(
     })
 }
 
+/// Decodes `bytes` as every response body the client reads: a space, a
+/// membership, both list pages, and Google's error envelope, with `bytes`
+/// also read as a `Retry-After` value. For the fuzz targets, which need the
+/// client's own decoding without a server. Returns how many success bodies
+/// decoded; any panic inside is a bug.
+#[doc(hidden)]
+pub fn decode_every_response(bytes: &[u8]) -> usize {
+    let target = "spaces/FUZZ";
+    let decoded = [
+        decode::<Space>("spaces.get", target, bytes).is_ok(),
+        decode::<Membership>("spaces.members.get", target, bytes).is_ok(),
+        decode::<ListMembershipsResponse>("spaces.members.list", target, bytes).is_ok(),
+        decode::<ListSpacesResponse>("spaces.list", target, bytes).is_ok(),
+    ];
+    let retry_after = std::str::from_utf8(bytes).ok();
+    let error = error::api_error("spaces.members.delete", target, 429, retry_after, bytes);
+    // Rendering walks every field of the error, as a message would.
+    let _ = error.to_string();
+    let _ = error.is_retryable();
+    decoded.iter().filter(|ok| **ok).count()
+}
+
 /// Returns the endpoint as text with any user name and password replaced by
 /// `***`, so that an error message never repeats a credential.
 fn redact_credentials(endpoint: &Url) -> String {

@@ -287,7 +287,9 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub writes_per_minute: u32,
 
-    /// Membership reads (get, list) per minute for the whole project.
+    /// Reads per minute for the whole project, applied to membership reads
+    /// (get, list) and, as a separate quota of the same size, to space reads
+    /// (spaces.get, list, search).
     #[arg(long, value_name = "N", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(1..))]
     pub reads_per_minute: u32,
 

@@ -2,7 +2,7 @@
 //!
 //! For each request the emulator draws from one seeded generator, in the
 //! order requests reach the fault step: first the outcome (a connection
-//! reset, a hang, an injected 500, 503 or 504, or none), then the jitter.
+//! reset, a hang, an injected 500, 503, 504 or 429, or none), then the jitter.
 //! The same seed and the same sequence of requests give the same faults.
 //!
 //! An injected error or reset happens before the method runs, so the state
@@ -43,6 +43,9 @@ pub struct MethodFaults {
     pub unavailable: f64,
     /// Share of requests that get 504 DEADLINE_EXCEEDED.
     pub deadline: f64,
+    /// Share of requests that get 429 RESOURCE_EXHAUSTED, with the same
+    /// ErrorInfo shape as a quota refusal, whatever the quotas.
+    pub rate_limited: f64,
     /// Share of requests whose connection is dropped without a response.
     pub reset: f64,
     /// Share of requests held for `hang_for` before they get a response.
@@ -70,17 +73,23 @@ impl MethodFaults {
             "error_500" => self.internal = rate()?,
             "error_503" => self.unavailable = rate()?,
             "error_504" => self.deadline = rate()?,
+            "error_429" => self.rate_limited = rate()?,
             "reset" => self.reset = rate()?,
             "hang" => self.hang = rate()?,
             _ => bail!(
-                "unknown fault setting `{name}`; expected latency, jitter, error_500, error_503, error_504, reset, hang or hang_for"
+                "unknown fault setting `{name}`; expected latency, jitter, error_500, error_503, error_504, error_429, reset, hang or hang_for"
             ),
         }
         Ok(())
     }
 
     fn check(&self, method: &str) -> anyhow::Result<()> {
-        let sum = self.internal + self.unavailable + self.deadline + self.reset + self.hang;
+        let sum = self.internal
+            + self.unavailable
+            + self.deadline
+            + self.rate_limited
+            + self.reset
+            + self.hang;
         if sum > 1.0 + 1e-9 {
             bail!("the fault rates of {method} add up to {sum}, more than 1");
         }
@@ -192,6 +201,7 @@ pub enum Fault {
     Internal,
     Unavailable,
     Deadline,
+    RateLimited,
     Reset,
     Hang,
 }
@@ -202,17 +212,19 @@ impl Fault {
             Fault::Internal => "error_500",
             Fault::Unavailable => "error_503",
             Fault::Deadline => "error_504",
+            Fault::RateLimited => "error_429",
             Fault::Reset => "reset",
             Fault::Hang => "hang",
         }
     }
 
-    /// The error returned for an injected 500, 503 or 504.
+    /// The error returned for an injected 500, 503, 504 or 429.
     pub fn error(self, method: &str) -> Option<ApiError> {
         let (status, text) = match self {
             Fault::Internal => (Status::Internal, "internal error"),
             Fault::Unavailable => (Status::Unavailable, "the service is currently unavailable"),
             Fault::Deadline => (Status::DeadlineExceeded, "the request timed out"),
+            Fault::RateLimited => return Some(injected_rate_limit(method)),
             Fault::Reset | Fault::Hang => return None,
         };
         Some(ApiError::new(
@@ -220,6 +232,26 @@ impl Fault {
             format!("{text} (fault injected by the emulator into {method})"),
         ))
     }
+}
+
+/// An injected 429, shaped like a quota refusal so that a client cannot tell
+/// the two apart, with `injected_fault` as the quota name.
+fn injected_rate_limit(method: &str) -> ApiError {
+    let detail = serde_json::json!({
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "RATE_LIMIT_EXCEEDED",
+        "domain": "googleapis.com",
+        "metadata": {
+            "service": "chat.googleapis.com",
+            "quota_metric": "chat.googleapis.com/injected_fault_requests",
+            "quota_limit": "injected_fault",
+        },
+    });
+    ApiError::new(
+        Status::ResourceExhausted,
+        format!("quota exceeded (fault injected by the emulator into {method}); retry with exponential backoff"),
+    )
+    .with_detail(detail)
 }
 
 /// The seeded generator of a running emulator.
@@ -256,6 +288,9 @@ impl Injector {
             (faults.internal, Fault::Internal),
             (faults.unavailable, Fault::Unavailable),
             (faults.deadline, Fault::Deadline),
+            // Last, so that settings without it draw the same faults as
+            // before it existed.
+            (faults.rate_limited, Fault::RateLimited),
         ] {
             threshold += rate;
             if draw < threshold {

@@ -82,7 +82,7 @@ pub struct Counters {
     /// Requests charged and refused (429) per quota bucket, keyed by
     /// [`Bucket::as_str`]. Only buckets that were charged appear.
     pub quota: BTreeMap<String, BucketCounter>,
-    /// Injected faults by kind: `error_500`, `error_503`, `error_504`,
+    /// Injected faults by kind: `error_500`, `error_503`, `error_504`, `error_429`,
     /// `reset` and `hang`.
     pub faults_injected: BTreeMap<String, u64>,
     /// The seed of the fault generator; give it back as `faults.seed` to
@@ -102,7 +102,7 @@ pub struct RequestRecord {
     /// The HTTP status code of the response; 0 when the connection was
     /// reset instead.
     pub status: u16,
-    /// The injected fault, if any: `error_500`, `error_503`, `error_504`,
+    /// The injected fault, if any: `error_500`, `error_503`, `error_504`, `error_429`,
     /// `reset` or `hang`.
     pub fault: Option<String>,
 }

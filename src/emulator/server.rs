@@ -263,7 +263,9 @@ async fn handle(
             // The body is never written: the connection fails first.
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
-        Some(fault @ (Fault::Internal | Fault::Unavailable | Fault::Deadline)) => {
+        Some(
+            fault @ (Fault::Internal | Fault::Unavailable | Fault::Deadline | Fault::RateLimited),
+        ) => {
             request.fault = Some(fault);
             let error = fault.error(method).expect("an error fault has an error");
             return record(&shared, request, Err(error));
@@ -489,6 +491,7 @@ fn settings_json(state: &EmulatorState) -> serde_json::Value {
                 "error_500": faults.internal,
                 "error_503": faults.unavailable,
                 "error_504": faults.deadline,
+                "error_429": faults.rate_limited,
                 "reset": faults.reset,
                 "hang": faults.hang,
                 "hang_for_ms": faults.hang_for.as_millis() as u64,

@@ -219,6 +219,7 @@ struct MethodFaultsFile {
     error_500: Option<f64>,
     error_503: Option<f64>,
     error_504: Option<f64>,
+    error_429: Option<f64>,
     reset: Option<f64>,
     hang: Option<f64>,
     hang_for: Option<String>,
@@ -242,6 +243,7 @@ impl MethodFaultsFile {
             ("error_500", self.error_500),
             ("error_503", self.error_503),
             ("error_504", self.error_504),
+            ("error_429", self.error_429),
             ("reset", self.reset),
             ("hang", self.hang),
         ];
@@ -337,11 +339,25 @@ pub struct EmulatorState {
     pub(crate) spaces: BTreeMap<String, Space>,
 }
 
+/// Parser options: strict booleans, and a node budget large enough for a
+/// benchmark organisation. The parser's default of 250,000 nodes stops at
+/// about 80,000 memberships (three nodes each); 20,000,000 allows several
+/// million, while the other defaults still stop alias bombs.
+fn state_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 20_000_000;
+    budget.max_events = 40_000_000;
+
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.budget = Some(budget);
+    options
+}
+
 impl EmulatorState {
     /// Parses YAML state text; see the module documentation for the checks.
     pub(crate) fn parse_text(text: &str) -> anyhow::Result<Self> {
-        let options = serde_saphyr::options!(strict_booleans: true);
-        let file: StateFile = serde_saphyr::from_str_with_options(text, options)
+        let file: StateFile = serde_saphyr::from_str_with_options(text, state_options())
             .map_err(|error| anyhow::anyhow!(describe_syntax_error(&error, text)))?;
         Self::from_file(file)
     }

@@ -125,7 +125,7 @@ async fn fetch_space(
         source,
     };
 
-    let details = match read(context, space, "spaces.get", || {
+    let details = match read_space(context, space, "spaces.get", || {
         context.client.get_space(space)
     })
     .await
@@ -180,8 +180,35 @@ async fn list_memberships(
     }
 }
 
-/// Runs one read under the space's and the project's read limiters, with
-/// retries logged at warn level.
+/// Runs a space read (`spaces.get`, `spaces.list`, `spaces.search`) under
+/// the space's read limiter and the project's space-read limiter, with
+/// retries logged at warn level. `method` names the call in logs.
+pub(crate) async fn read_space<T, Call, Attempt>(
+    context: &ObserveContext<'_>,
+    space: &str,
+    method: &'static str,
+    call: Call,
+) -> Result<T, ChatError>
+where
+    Call: Fn() -> Attempt,
+    Attempt: Future<Output = Result<T, ChatError>>,
+{
+    with_retries(
+        context.retry,
+        context.slow_down,
+        || async {
+            context.limits.until_space_read_ready(space).await;
+            let result = call().await;
+            context.limits.read_completed(space);
+            result
+        },
+        |error, attempt, delay| log_retry(method, error, attempt, delay),
+    )
+    .await
+}
+
+/// Runs one membership read under the space's and the project's
+/// membership-read limiters, with retries logged at warn level.
 pub(crate) async fn read<T, Call, Attempt>(
     context: &ObserveContext<'_>,
     space: &str,
@@ -197,19 +224,23 @@ where
         context.slow_down,
         || async {
             context.limits.until_read_ready(space).await;
-            call().await
+            let result = call().await;
+            context.limits.read_completed(space);
+            result
         },
-        |error, attempt, delay| {
-            tracing::warn!(
-                method,
-                attempt,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                error = %error,
-                "retrying"
-            );
-        },
+        |error, attempt, delay| log_retry(method, error, attempt, delay),
     )
     .await
+}
+
+fn log_retry(method: &'static str, error: &ChatError, attempt: u32, delay: std::time::Duration) {
+    tracing::warn!(
+        method,
+        attempt,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        error = %error,
+        "retrying"
+    );
 }
 
 /// Converts the API's space and memberships into the observed form, sorted

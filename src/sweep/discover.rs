@@ -29,21 +29,21 @@ pub struct Candidate {
 
 /// Lists the candidate spaces, sorted by name, without duplicates.
 ///
-/// A search or listing page counts against the project's read quota, so it
-/// waits on the read limiter and is retried like any read.
+/// A search or listing counts against the project's space-read quota, so it
+/// waits on the space-read limiter and is retried like any read.
 pub async fn discover(
     context: &ObserveContext<'_>,
     discovery: Discovery,
 ) -> Result<Vec<Candidate>, ChatError> {
     let spaces = match discovery {
         Discovery::AdminSearch => {
-            crate::observe::read(context, "spaces", "spaces.search", || {
+            crate::observe::read_space(context, "spaces", "spaces.search", || {
                 context.client.search_spaces(SEARCH_ALL_SPACES)
             })
             .await?
         }
         Discovery::CallerSpaces => {
-            crate::observe::read(context, "spaces", "spaces.list", || {
+            crate::observe::read_space(context, "spaces", "spaces.list", || {
                 context.client.list_spaces()
             })
             .await?
