@@ -244,6 +244,30 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "PATH", env = "CHAT_RECONCILE_ACCESS_TOKEN_FILE")]
     pub access_token_file: Option<PathBuf>,
 
+    /// Service account key file (JSON). Without it, the file named by
+    /// GOOGLE_APPLICATION_CREDENTIALS is used when --impersonate or --app is
+    /// given. Scopes asked for: read-only ones for `plan` and `export`,
+    /// membership writes for `apply`; docs/AUTH.md lists them.
+    #[arg(long, value_name = "KEY.json", conflicts_with = "access_token_file")]
+    pub credentials: Option<PathBuf>,
+
+    /// With a service account: act for this user through domain-wide
+    /// delegation. An administrator must authorise the account's client id
+    /// for the scopes in the Admin console.
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        env = "CHAT_RECONCILE_IMPERSONATE",
+        conflicts_with = "access_token_file"
+    )]
+    pub impersonate: Option<String>,
+
+    /// With a service account: act as its Chat app (app authentication,
+    /// chat.bot and chat.app.* scopes). An app may not remove groups or
+    /// other apps, nor use admin mode.
+    #[arg(long, conflicts_with_all = ["impersonate", "access_token_file"])]
+    pub app: bool,
+
     /// Run against an in-process emulator loaded from this state file, on
     /// 127.0.0.1 with a free port. Nothing leaves the machine. Cannot be
     /// combined with --endpoint (or CHAT_RECONCILE_ENDPOINT) or

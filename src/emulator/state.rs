@@ -16,6 +16,9 @@ use super::caller::{ALL_SCOPES, Caller, CallerKind, short_scope};
 use super::faults::FaultSettings;
 use super::quota::QuotaSettings;
 use super::time::{is_rfc3339, now_rfc3339};
+use super::token::{
+    DEFAULT_TOKEN_LIFETIME, ServiceAccount, ServiceAccountFile, check_service_account,
+};
 
 /// A membership role, spelled as in the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +136,11 @@ struct StateFile {
     tokens: Vec<Spanned<String>>,
     #[serde(default)]
     callers: Vec<CallerFile>,
+    /// Service accounts the token endpoint issues tokens to.
+    #[serde(default)]
+    service_accounts: Vec<ServiceAccountFile>,
+    /// Seconds an issued access token stays valid; 3600 by default.
+    token_lifetime: Option<Spanned<u64>>,
     quotas: Option<BTreeMap<String, Spanned<String>>>,
     faults: Option<FaultsFile>,
     #[serde(default = "default_true")]
@@ -157,6 +165,10 @@ struct UserFile {
     affiliation: Affiliation,
     #[serde(default = "default_true")]
     auto_accept: bool,
+    /// Whether the user is a Workspace administrator with the Chat
+    /// privilege: a token issued for them may use admin mode.
+    #[serde(default)]
+    admin: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,6 +347,12 @@ pub struct EmulatorState {
     pub(crate) group_members: BTreeMap<String, Vec<String>>,
     /// Keyed by the `{space}` part of `spaces/{space}`.
     pub(crate) spaces: BTreeMap<String, Space>,
+    /// Keyed by lower-cased client email.
+    pub(crate) service_accounts: HashMap<String, ServiceAccount>,
+    /// Ids of the users marked `admin`.
+    pub(crate) admins: BTreeSet<String>,
+    /// How long a token from the token endpoint stays valid.
+    pub(crate) token_lifetime: std::time::Duration,
 }
 
 impl EmulatorState {
@@ -403,8 +421,10 @@ impl EmulatorState {
                 tokens.push(token.value.clone());
             }
         }
-        if file.tokens.is_empty() && file.callers.is_empty() {
-            problems.plain("`tokens` and `callers` are both empty; list at least one bearer token");
+        if file.tokens.is_empty() && file.callers.is_empty() && file.service_accounts.is_empty() {
+            problems.plain(
+                "`tokens`, `callers` and `service_accounts` are all empty; list at least one bearer token or service account",
+            );
         }
         let mut callers: HashMap<String, Caller> = tokens
             .iter()
@@ -413,8 +433,12 @@ impl EmulatorState {
 
         let mut users = BTreeMap::new();
         let mut user_ids_by_email = HashMap::new();
+        let mut admins = BTreeSet::new();
         for user in file.users {
             let id = user.id.value.clone();
+            if user.admin {
+                admins.insert(id.clone());
+            }
             if !is_numeric_id(&id) {
                 problems.add(&user.id, format!("user id {id:?} must be digits only"));
             }
@@ -519,7 +543,30 @@ impl EmulatorState {
             }
         }
 
+        let mut service_accounts = HashMap::new();
+        for account in file.service_accounts {
+            match check_service_account(account, &users) {
+                Ok((email, account)) => {
+                    if service_accounts.insert(email.clone(), account).is_some() {
+                        problems.plain(format!("service account {email} is listed twice"));
+                    }
+                }
+                Err(problem) => problems.plain(problem),
+            }
+        }
+        let token_lifetime = match &file.token_lifetime {
+            None => DEFAULT_TOKEN_LIFETIME,
+            Some(seconds) if seconds.value == 0 => {
+                problems.add(seconds, "token_lifetime must be at least 1 second");
+                DEFAULT_TOKEN_LIFETIME
+            }
+            Some(seconds) => std::time::Duration::from_secs(seconds.value),
+        };
+
         let mut state = EmulatorState {
+            service_accounts,
+            admins,
+            token_lifetime,
             tokens,
             callers,
             quotas,

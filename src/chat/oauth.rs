@@ -1,0 +1,353 @@
+//! OAuth token providers built on yup-oauth2: a service account acting for
+//! a user through domain-wide delegation, or as its Chat app.
+//!
+//! yup-oauth2 neither combines concurrent fetches nor bounds them in time,
+//! so [`ServiceAccountTokens`] keeps its own cache behind a tokio mutex:
+//! one fetch at a time, each with a timeout, and a refresh shortly before
+//! the token expires. Errors name the key file and the reason, never the
+//! key or a token.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use tokio::sync::Mutex;
+use yup_oauth2::authenticator::DefaultAuthenticator;
+
+use super::auth::{AccessToken, AuthError, TokenProvider};
+
+/// The environment variable naming a service account key file.
+pub const CREDENTIALS_ENV_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+
+/// How long one token request may take.
+pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A token is refreshed when less than this remains of its life (or less
+/// than half of it, for tokens that live under two minutes).
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
+
+/// What a command does with the API, which decides the scopes it asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `plan`, `export`, dry runs: reads only.
+    Read,
+    /// `apply`: adds, removes and changes memberships.
+    Write,
+}
+
+/// Who the token acts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// A user: installed-app login, domain-wide delegation, or a fixed token.
+    User,
+    /// A user in admin mode (`useAdminAccess=true`).
+    Admin,
+    /// The Chat app (app authentication).
+    App,
+}
+
+/// The scopes, without prefix, a principal needs for an access. The least
+/// that lets the commands work: read-only scopes for reads.
+pub fn scopes_for(principal: Principal, access: Access) -> &'static [&'static str] {
+    match (principal, access) {
+        (Principal::User, Access::Read) => &["chat.memberships.readonly", "chat.spaces.readonly"],
+        (Principal::User, Access::Write) => &["chat.memberships", "chat.spaces.readonly"],
+        (Principal::Admin, Access::Read) => &[
+            "chat.admin.memberships.readonly",
+            "chat.admin.spaces.readonly",
+        ],
+        (Principal::Admin, Access::Write) => {
+            &["chat.admin.memberships", "chat.admin.spaces.readonly"]
+        }
+        // The chat.app.* scopes have no read-only form; chat.bot reads
+        // spaces and memberships the app belongs to.
+        (Principal::App, Access::Read) => &["chat.bot"],
+        (Principal::App, Access::Write) => &["chat.app.memberships", "chat.bot"],
+    }
+}
+
+/// The full scope URLs for a principal and access.
+pub fn scope_urls(principal: Principal, access: Access) -> Vec<String> {
+    scopes_for(principal, access)
+        .iter()
+        .map(|scope| format!("{SCOPE_PREFIX}{scope}"))
+        .collect()
+}
+
+/// Finds the service account key file: `--credentials`, else
+/// `GOOGLE_APPLICATION_CREDENTIALS`.
+pub fn credentials_path(flag: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = flag {
+        return Some(path.to_path_buf());
+    }
+    std::env::var_os(CREDENTIALS_ENV_VAR)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+}
+
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+/// Tokens for a service account, acting for `subject` (domain-wide
+/// delegation) or, without one, as itself (app authentication).
+pub struct ServiceAccountTokens {
+    authenticator: DefaultAuthenticator,
+    scopes: Vec<String>,
+    /// Shown in errors: the key file and, if any, the user impersonated.
+    origin: String,
+    cached: Mutex<Option<Cached>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ServiceAccountTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountTokens")
+            .field("origin", &self.origin)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceAccountTokens {
+    /// Reads the key file and prepares the flow; fetches nothing yet.
+    ///
+    /// Fails when the file cannot be read, is not JSON, or is not a service
+    /// account key (`type` is not `service_account`, or `private_key`,
+    /// `client_email` or `token_uri` is missing). The message names the
+    /// file and the field, never the key.
+    pub async fn new(
+        key_file: &Path,
+        subject: Option<&str>,
+        scopes: Vec<String>,
+    ) -> Result<Self, AuthError> {
+        let shown = key_file.display().to_string();
+        let text = std::fs::read(key_file).map_err(|error| AuthError::File {
+            path: shown.clone(),
+            message: error.to_string(),
+        })?;
+        check_key_file(&text).map_err(|reason| AuthError::KeyFile {
+            path: shown.clone(),
+            reason,
+        })?;
+        let key = yup_oauth2::parse_service_account_key(&text).map_err(|_| AuthError::KeyFile {
+            path: shown.clone(),
+            reason: "it does not hold a valid service account key".to_string(),
+        })?;
+        let mut builder = yup_oauth2::ServiceAccountAuthenticator::builder(key);
+        if let Some(subject) = subject {
+            builder = builder.subject(subject);
+        }
+        let authenticator = builder.build().await.map_err(|_| AuthError::KeyFile {
+            path: shown.clone(),
+            reason: "its private_key is not a PKCS#8 RSA key in PEM form".to_string(),
+        })?;
+        let origin = match subject {
+            Some(subject) => format!("the service account in {shown} acting for {subject}"),
+            None => format!("the service account in {shown}"),
+        };
+        Ok(Self {
+            authenticator,
+            scopes,
+            origin,
+            cached: Mutex::new(None),
+            timeout: TOKEN_REQUEST_TIMEOUT,
+        })
+    }
+
+    /// Fetches a new token, holding the cache lock so that fetches never
+    /// overlap.
+    async fn fetch(
+        &self,
+        cached: &mut Option<Cached>,
+        force: bool,
+    ) -> Result<AccessToken, AuthError> {
+        let request = async {
+            if force {
+                self.authenticator.force_refreshed_token(&self.scopes).await
+            } else {
+                self.authenticator.token(&self.scopes).await
+            }
+        };
+        let token = match tokio::time::timeout(self.timeout, request).await {
+            Err(_) => {
+                return Err(AuthError::Fetch {
+                    origin: self.origin.clone(),
+                    reason: format!(
+                        "the token endpoint did not answer within {} s",
+                        self.timeout.as_secs()
+                    ),
+                });
+            }
+            Ok(Err(error)) => {
+                return Err(AuthError::Fetch {
+                    origin: self.origin.clone(),
+                    reason: describe(&error),
+                });
+            }
+            Ok(Ok(token)) => token,
+        };
+        let Some(value) = token.token() else {
+            return Err(AuthError::Fetch {
+                origin: self.origin.clone(),
+                reason: "the token endpoint returned no access token".to_string(),
+            });
+        };
+        let now = Instant::now();
+        let life = token
+            .expiration_time()
+            .map(|expires| {
+                let left = expires.unix_timestamp() - unix_now();
+                Duration::from_secs(left.max(0) as u64)
+            })
+            .unwrap_or(Duration::from_secs(3600));
+        let margin = REFRESH_MARGIN.min(life / 2);
+        let access = AccessToken::new(value.to_string());
+        *cached = Some(Cached {
+            token: access.clone(),
+            refresh_at: now + life.saturating_sub(margin),
+        });
+        Ok(access)
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+impl TokenProvider for ServiceAccountTokens {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        Box::pin(async move {
+            let mut cached = self.cached.lock().await;
+            if let Some(current) = cached.as_ref()
+                && Instant::now() < current.refresh_at
+            {
+                return Ok(current.token.clone());
+            }
+            self.fetch(&mut cached, false).await
+        })
+    }
+
+    fn refresh(&self, rejected: &AccessToken) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        let rejected = rejected.expose().to_string();
+        Box::pin(async move {
+            let mut cached = self.cached.lock().await;
+            // Another request may have refreshed it while this one waited.
+            if let Some(current) = cached.as_ref()
+                && current.token.expose() != rejected
+                && Instant::now() < current.refresh_at
+            {
+                return Ok(current.token.clone());
+            }
+            self.fetch(&mut cached, true).await
+        })
+    }
+
+    fn renewable(&self) -> bool {
+        true
+    }
+}
+
+/// Checks that a key file is a service account key, naming the field that
+/// is wrong. Values are never quoted: they may be the key.
+fn check_key_file(text: &[u8]) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|_| "it is not a JSON document".to_string())?;
+    let Some(object) = value.as_object() else {
+        return Err("it is not a JSON object".to_string());
+    };
+    match object.get("type").and_then(|kind| kind.as_str()) {
+        Some("service_account") => {}
+        Some("authorized_user") => {
+            return Err(
+                "it holds user credentials (type authorized_user), not a service account key; \
+                 download a key for the service account in the Cloud console"
+                    .to_string(),
+            );
+        }
+        _ => return Err("its `type` is not `service_account`".to_string()),
+    }
+    for field in ["private_key", "client_email", "token_uri"] {
+        if !object.get(field).is_some_and(serde_json::Value::is_string) {
+            return Err(format!("it has no string field `{field}`"));
+        }
+    }
+    Ok(())
+}
+
+/// Describes a yup-oauth2 error for the operator. The token endpoint's own
+/// error code and description are kept; the rest carries no secret either.
+fn describe(error: &yup_oauth2::Error) -> String {
+    match error {
+        yup_oauth2::Error::AuthError(auth) => {
+            let mut text = auth.error.as_str().to_string();
+            if let Some(description) = &auth.error_description {
+                text.push_str(": ");
+                text.push_str(description);
+            }
+            match auth.error.as_str() {
+                "unauthorized_client" => text.push_str(
+                    "; check that an administrator authorised this client id for these scopes \
+                     (domain-wide delegation in the Admin console)",
+                ),
+                "invalid_grant" => {
+                    text.push_str("; check the key is current and the impersonated user exists")
+                }
+                _ => {}
+            }
+            text
+        }
+        yup_oauth2::Error::HttpError(_) | yup_oauth2::Error::HttpClientError(_) => {
+            format!("could not reach the token endpoint: {error}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_scopes_are_read_only() {
+        for principal in [Principal::User, Principal::Admin] {
+            for scope in scopes_for(principal, Access::Read) {
+                assert!(scope.ends_with(".readonly"), "{scope}");
+            }
+        }
+        assert_eq!(scopes_for(Principal::App, Access::Read), ["chat.bot"]);
+    }
+
+    #[test]
+    fn write_scopes_include_membership_writes() {
+        assert!(scopes_for(Principal::User, Access::Write).contains(&"chat.memberships"));
+        assert!(scopes_for(Principal::Admin, Access::Write).contains(&"chat.admin.memberships"));
+        assert!(scopes_for(Principal::App, Access::Write).contains(&"chat.app.memberships"));
+    }
+
+    #[test]
+    fn key_file_checks_name_the_field_not_the_value() {
+        let wrong_type = br#"{"type": "authorized_user", "refresh_token": "secret-refresh"}"#;
+        let reason = check_key_file(wrong_type).unwrap_err();
+        assert!(reason.contains("authorized_user"), "{reason}");
+        assert!(!reason.contains("secret-refresh"));
+
+        let no_key = br#"{"type": "service_account", "client_email": "a@b", "token_uri": "x"}"#;
+        assert!(check_key_file(no_key).unwrap_err().contains("private_key"));
+
+        let numeric = br#"{"type": "service_account", "private_key": 12345678, "client_email": "a@b", "token_uri": "x"}"#;
+        let reason = check_key_file(numeric).unwrap_err();
+        assert!(!reason.contains("12345678"), "{reason}");
+
+        assert!(
+            check_key_file(b"-----BEGIN PRIVATE KEY-----")
+                .unwrap_err()
+                .contains("JSON")
+        );
+    }
+}
