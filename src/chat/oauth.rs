@@ -124,17 +124,17 @@ impl ServiceAccountTokens {
         subject: Option<&str>,
         scopes: Vec<String>,
     ) -> Result<Self, AuthError> {
-        let shown = key_file.display().to_string();
+        let file_name = key_file.display().to_string();
         let text = std::fs::read(key_file).map_err(|error| AuthError::File {
-            path: shown.clone(),
+            path: file_name.clone(),
             message: error.to_string(),
         })?;
         check_key_file(&text).map_err(|reason| AuthError::KeyFile {
-            path: shown.clone(),
+            path: file_name.clone(),
             reason,
         })?;
         let key = yup_oauth2::parse_service_account_key(&text).map_err(|_| AuthError::KeyFile {
-            path: shown.clone(),
+            path: file_name.clone(),
             reason: "it does not hold a valid service account key".to_string(),
         })?;
         let mut builder = yup_oauth2::ServiceAccountAuthenticator::builder(key);
@@ -142,12 +142,12 @@ impl ServiceAccountTokens {
             builder = builder.subject(subject);
         }
         let authenticator = builder.build().await.map_err(|_| AuthError::KeyFile {
-            path: shown.clone(),
+            path: file_name.clone(),
             reason: "its private_key is not a PKCS#8 RSA key in PEM form".to_string(),
         })?;
         let origin = match subject {
-            Some(subject) => format!("the service account in {shown} acting for {subject}"),
-            None => format!("the service account in {shown}"),
+            Some(subject) => format!("the service account in {file_name} acting for {subject}"),
+            None => format!("the service account in {file_name}"),
         };
         Ok(Self {
             authenticator,

@@ -246,8 +246,11 @@ pub struct ConnectionArgs {
 
     /// Service account key file (JSON). Without it, the file named by
     /// GOOGLE_APPLICATION_CREDENTIALS is used when --impersonate or --app is
-    /// given. Scopes asked for: read-only ones for `plan` and `export`,
-    /// membership writes for `apply`; docs/AUTH.md lists them.
+    /// given. Scopes requested (under https://www.googleapis.com/auth/):
+    /// `plan`, `export` and dry runs: chat.memberships.readonly and
+    /// chat.spaces.readonly; `apply`: chat.memberships and
+    /// chat.spaces.readonly. Admin mode uses the chat.admin.* forms; --app
+    /// uses chat.bot, plus chat.app.memberships to write.
     #[arg(long, value_name = "KEY.json", conflicts_with = "access_token_file")]
     pub credentials: Option<PathBuf>,
 
@@ -275,7 +278,7 @@ pub struct ConnectionArgs {
     #[arg(
         long,
         value_name = "STATE",
-        conflicts_with_all = ["access_token_file", "endpoint"]
+        conflicts_with_all = ["access_token_file", "endpoint", "credentials", "app"]
     )]
     pub emulator: Option<PathBuf>,
 }
