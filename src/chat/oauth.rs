@@ -1,11 +1,12 @@
 //! OAuth token providers built on yup-oauth2: a service account acting for
-//! a user through domain-wide delegation, or as its Chat app.
+//! a user through domain-wide delegation or as its Chat app, and a person
+//! signed in once with `chat-reconcile login` (the installed-app flow).
 //!
 //! yup-oauth2 neither combines concurrent fetches nor bounds them in time,
-//! so [`ServiceAccountTokens`] keeps its own cache behind a tokio mutex:
+//! so [`OAuthTokens`] keeps its own cache behind a tokio mutex:
 //! one fetch at a time, each with a timeout, and a refresh shortly before
-//! the token expires. Errors name the key file and the reason, never the
-//! key or a token.
+//! the token expires. Errors name the file and the reason, never a key or
+//! a token.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -92,9 +93,9 @@ struct Cached {
     refresh_at: Instant,
 }
 
-/// Tokens for a service account, acting for `subject` (domain-wide
-/// delegation) or, without one, as itself (app authentication).
-pub struct ServiceAccountTokens {
+/// Tokens from a yup-oauth2 authenticator: a service account's, or a
+/// signed-in person's refreshed from the token cache.
+pub struct OAuthTokens {
     authenticator: DefaultAuthenticator,
     scopes: Vec<String>,
     /// Shown in errors: the key file and, if any, the user impersonated.
@@ -103,23 +104,25 @@ pub struct ServiceAccountTokens {
     timeout: Duration,
 }
 
-impl std::fmt::Debug for ServiceAccountTokens {
+impl std::fmt::Debug for OAuthTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccountTokens")
+        f.debug_struct("OAuthTokens")
             .field("origin", &self.origin)
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()
     }
 }
 
-impl ServiceAccountTokens {
-    /// Reads the key file and prepares the flow; fetches nothing yet.
+impl OAuthTokens {
+    /// Tokens for a service account, acting for `subject` (domain-wide
+    /// delegation) or, without one, as itself (app authentication). Reads
+    /// the key file and prepares the flow; fetches nothing yet.
     ///
     /// Fails when the file cannot be read, is not JSON, or is not a service
     /// account key (`type` is not `service_account`, or `private_key`,
     /// `client_email` or `token_uri` is missing). The message names the
     /// file and the field, never the key.
-    pub async fn new(
+    pub async fn service_account(
         key_file: &Path,
         subject: Option<&str>,
         scopes: Vec<String>,
@@ -153,6 +156,39 @@ impl ServiceAccountTokens {
             authenticator,
             scopes,
             origin,
+            cached: Mutex::new(None),
+            timeout: TOKEN_REQUEST_TIMEOUT,
+        })
+    }
+
+    /// Tokens for a person who signed in with `chat-reconcile login`,
+    /// refreshed from `cache`. Never opens a browser or waits for one: when
+    /// the cache is missing or its refresh token is expired or revoked,
+    /// [`TokenProvider::token`] fails at once, saying to run `login`.
+    pub async fn installed(
+        client_secret: &Path,
+        cache: &Path,
+        scopes: Vec<String>,
+    ) -> Result<Self, AuthError> {
+        let secret = read_client_secret(client_secret).await?;
+        let authenticator = yup_oauth2::InstalledFlowAuthenticator::builder(
+            secret,
+            yup_oauth2::InstalledFlowReturnMethod::Interactive,
+        )
+        .flow_delegate(Box::new(NoBrowser {
+            client_secret: client_secret.display().to_string(),
+        }))
+        .with_storage(Box::new(CacheFile::new(cache.to_path_buf())))
+        .build()
+        .await
+        .map_err(|error| AuthError::File {
+            path: cache.display().to_string(),
+            message: error.to_string(),
+        })?;
+        Ok(Self {
+            authenticator,
+            scopes,
+            origin: format!("the sign-in cached in {}", cache.display()),
             cached: Mutex::new(None),
             timeout: TOKEN_REQUEST_TIMEOUT,
         })
@@ -220,7 +256,7 @@ fn unix_now() -> i64 {
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
-impl TokenProvider for ServiceAccountTokens {
+impl TokenProvider for OAuthTokens {
     fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
         Box::pin(async move {
             let mut cached = self.cached.lock().await;
@@ -251,6 +287,162 @@ impl TokenProvider for ServiceAccountTokens {
     fn renewable(&self) -> bool {
         true
     }
+}
+
+/// Reads an installed-app client secret (`client_secret.json` from the
+/// Cloud console), naming the file and the problem on failure.
+pub async fn read_client_secret(path: &Path) -> Result<yup_oauth2::ApplicationSecret, AuthError> {
+    let file_name = path.display().to_string();
+    let text = std::fs::read(path).map_err(|error| AuthError::File {
+        path: file_name.clone(),
+        message: error.to_string(),
+    })?;
+    let bad = |reason: &str| AuthError::KeyFile {
+        path: file_name.clone(),
+        reason: reason.to_string(),
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|_| bad("it is not a JSON document"))?;
+    if value.get("type").and_then(|kind| kind.as_str()) == Some("service_account") {
+        return Err(bad(
+            "it is a service account key; pass it with --credentials instead",
+        ));
+    }
+    if value.get("installed").is_none() {
+        return Err(bad(
+            "it has no `installed` section; create an OAuth client of type Desktop app in the Cloud console",
+        ));
+    }
+    yup_oauth2::parse_application_secret(&text).map_err(|_| {
+        bad("its `installed` section lacks client_id, client_secret, auth_uri or token_uri")
+    })
+}
+
+/// The installed flow's delegate for runs that must not wait for a person:
+/// it fails at once instead of showing a sign-in URL.
+struct NoBrowser {
+    client_secret: String,
+}
+
+impl yup_oauth2::authenticator_delegate::InstalledFlowDelegate for NoBrowser {
+    fn present_user_url<'a>(
+        &'a self,
+        _url: &'a str,
+        _need_code: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
+    {
+        let message = format!(
+            "no valid sign-in: the cached refresh token is missing, expired or revoked; run `chat-reconcile login --client-secret {}` and then this command again",
+            self.client_secret
+        );
+        Box::pin(async move { Err(message) })
+    }
+}
+
+/// The token cache of the installed flow: one JSON file holding the
+/// signed-in person's tokens, whatever scopes are asked for (a refresh token
+/// covers every scope consented to at `login`).
+///
+/// Writes go to a temporary file in the same directory, created with mode
+/// 0600, synced, then renamed over the cache, so a run killed while writing
+/// leaves the old cache or the new one, never a partial file.
+pub struct CacheFile {
+    path: PathBuf,
+    /// False for `login`, which must ask for consent even when a cache exists.
+    read_existing: bool,
+}
+
+impl CacheFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            read_existing: true,
+        }
+    }
+
+    /// A cache that is written but never read, for a fresh sign-in.
+    pub fn for_login(path: PathBuf) -> Self {
+        Self {
+            path,
+            read_existing: false,
+        }
+    }
+
+    /// Writes `contents` to the cache atomically, with mode 0600.
+    pub fn write(&self, contents: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+
+        let directory = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&directory)?;
+        let name = self
+            .path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "token-cache".to_string());
+        let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let result = (|| {
+            let mut file = options.open(&temporary)?;
+            file.write_all(contents)?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &self.path)?;
+            // Persist the rename itself.
+            std::fs::File::open(&directory)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        result
+    }
+}
+
+#[async_trait::async_trait]
+impl yup_oauth2::storage::TokenStorage for CacheFile {
+    async fn set(
+        &self,
+        _scopes: &[&str],
+        token: yup_oauth2::storage::TokenInfo,
+    ) -> Result<(), yup_oauth2::storage::TokenStorageError> {
+        let contents = serde_json::to_vec(&token).map_err(|error| {
+            yup_oauth2::storage::TokenStorageError::Other(error.to_string().into())
+        })?;
+        self.write(&contents).map_err(|error| {
+            yup_oauth2::storage::TokenStorageError::Other(
+                format!(
+                    "could not write the token cache {}: {error}",
+                    self.path.display()
+                )
+                .into(),
+            )
+        })
+    }
+
+    async fn get(&self, _scopes: &[&str]) -> Option<yup_oauth2::storage::TokenInfo> {
+        if !self.read_existing {
+            return None;
+        }
+        let contents = std::fs::read(&self.path).ok()?;
+        serde_json::from_slice(&contents).ok()
+    }
+}
+
+/// The default token cache: `chat-reconcile/token-cache.json` in the
+/// user's configuration directory (`$XDG_CONFIG_HOME`, else `~/.config`).
+pub fn default_token_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("chat-reconcile").join("token-cache.json"))
 }
 
 /// Checks that a key file is a service account key, naming the field that
@@ -305,6 +497,7 @@ fn describe(error: &yup_oauth2::Error) -> String {
         yup_oauth2::Error::HttpError(_) | yup_oauth2::Error::HttpClientError(_) => {
             format!("could not reach the token endpoint: {error}")
         }
+        yup_oauth2::Error::UserError(message) => message.clone(),
         other => other.to_string(),
     }
 }
@@ -312,6 +505,47 @@ fn describe(error: &yup_oauth2::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cache_dir(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "chat-reconcile-cache-{test}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn cache_write_is_private_and_whole() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = cache_dir("private");
+        let cache = CacheFile::new(dir.join("nested").join("cache.json"));
+        cache.write(b"{\"old\": true}").unwrap();
+        cache.write(b"{\"new\": true}").unwrap();
+        let path = dir.join("nested").join("cache.json");
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"new\": true}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let entries = std::fs::read_dir(dir.join("nested")).unwrap().count();
+        assert_eq!(entries, 1, "a temporary file was left behind");
+    }
+
+    /// A writer killed mid-write leaves only its temporary file half
+    /// written: the cache keeps the old contents, and the next write works.
+    #[test]
+    fn killed_writer_leaves_old_cache() {
+        let dir = cache_dir("killed");
+        let path = dir.join("cache.json");
+        let cache = CacheFile::new(path.clone());
+        cache.write(b"{\"old\": true}").unwrap();
+        let temporary = dir.join(format!(".cache.json.{}.tmp", std::process::id()));
+        std::fs::write(&temporary, b"{\"new\": tr").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"old\": true}");
+        cache.write(b"{\"new\": true}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"new\": true}");
+    }
 
     #[test]
     fn plan_scopes_are_read_only() {

@@ -61,6 +61,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout.
     Man,
+    /// Sign in once in a browser (OAuth installed-app flow) and store the
+    /// tokens, for later runs with --client-secret.
+    Login(super::login::LoginArgs),
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +256,23 @@ pub struct ConnectionArgs {
     /// uses chat.bot, plus chat.app.memberships to write.
     #[arg(long, value_name = "KEY.json", conflicts_with = "access_token_file")]
     pub credentials: Option<PathBuf>,
+
+    /// OAuth client secret of a Desktop app: act as the person who signed in
+    /// with `chat-reconcile login`, refreshing the stored tokens. Never opens
+    /// a browser: without a valid sign-in the run fails at once.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CHAT_RECONCILE_CLIENT_SECRET",
+        conflicts_with_all = ["access_token_file", "credentials"]
+    )]
+    pub client_secret: Option<PathBuf>,
+
+    /// The token cache `login` wrote. Default:
+    /// `$XDG_CONFIG_HOME/chat-reconcile/token-cache.json` (else under
+    /// `~/.config`).
+    #[arg(long, value_name = "PATH", env = "CHAT_RECONCILE_TOKEN_CACHE")]
+    pub token_cache: Option<PathBuf>,
 
     /// With a service account: act for this user through domain-wide
     /// delegation. An administrator must authorise the account's client id

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod export;
 mod lock;
+pub mod login;
 mod offboard;
 mod output;
 mod safety;
@@ -93,6 +94,7 @@ async fn dispatch(
         Command::Emulator(args) => commands::emulator(&args).await,
         Command::Completions(args) => print_completions(args.shell),
         Command::Man => print_man_page(),
+        Command::Login(args) => login::run(&args).await,
     }
 }
 

@@ -12,7 +12,7 @@ use anyhow::{Context as _, anyhow};
 use super::Failure;
 use super::args::{CommonArgs, ConnectionArgs, LimitArgs};
 use crate::chat::auth::{AccessToken, AuthError, StaticToken, TokenProvider};
-use crate::chat::oauth::{self, Access, Principal, ServiceAccountTokens};
+use crate::chat::oauth::{self, Access, OAuthTokens, Principal};
 use crate::chat::retry::RetryPolicy;
 use crate::chat::{ChatClient, ClientOptions};
 use crate::emulator::{Emulator, EmulatorState};
@@ -187,7 +187,8 @@ fn principal(args: &ConnectionArgs, admin: bool) -> Result<Principal, Failure> {
 }
 
 /// Picks the token source: a service account when `--credentials`,
-/// `--impersonate` or `--app` is given, else `--access-token-file`, else
+/// `--impersonate` or `--app` is given, else the signed-in person's cached
+/// tokens with `--client-secret`, else `--access-token-file`, else
 /// `GOOGLE_OAUTH_ACCESS_TOKEN`.
 async fn real_token(
     args: &ConnectionArgs,
@@ -206,7 +207,22 @@ async fn real_token(
         }
         let scopes = oauth::scope_urls(principal, access);
         let subject = args.impersonate.as_deref();
-        let tokens = ServiceAccountTokens::new(&key_file, subject, scopes)
+        let tokens = OAuthTokens::service_account(&key_file, subject, scopes)
+            .await
+            .map_err(Failure::failed)?;
+        return Ok(Arc::new(tokens));
+    }
+    if let Some(client_secret) = &args.client_secret {
+        let cache = match &args.token_cache {
+            Some(path) => path.clone(),
+            None => oauth::default_token_cache().ok_or_else(|| {
+                Failure::usage(anyhow!(
+                    "no configuration directory: set HOME or XDG_CONFIG_HOME, or pass --token-cache PATH"
+                ))
+            })?,
+        };
+        let scopes = super::login::login_scopes(principal == Principal::Admin);
+        let tokens = OAuthTokens::installed(client_secret, &cache, scopes)
             .await
             .map_err(Failure::failed)?;
         return Ok(Arc::new(tokens));

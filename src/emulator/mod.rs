@@ -143,6 +143,7 @@ impl Emulator {
             injector,
             stopping: tokio::sync::watch::Sender::new(false),
             issued: token::IssuedTokens::default(),
+            grants: token::Grants::default(),
         }));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone())

@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub stopping: watch::Sender<bool>,
     /// Access tokens issued by `POST /token`.
     pub issued: IssuedTokens,
+    /// Authorization codes and refresh tokens of the installed-app flow.
+    pub grants: token::Grants,
 }
 
 /// Who is calling, and whether in admin mode (`useAdminAccess=true`).
@@ -217,6 +219,9 @@ async fn handle(
     if path == "/token" {
         return token_endpoint(&shared, &parts, body).await;
     }
+    if path == "/o/oauth2/auth" || path == "/revoke" {
+        return oauth_endpoint(&shared, &parts, &path, &raw_query, body).await;
+    }
     if path.starts_with("/emulator/") {
         let result = inspect(&shared, &parts.method, &path, &raw_query);
         return json_response(result);
@@ -309,7 +314,13 @@ async fn token_endpoint(
     let token_uri = format!("http://{host}/token");
     let mut guard = lock(shared);
     let inner = &mut *guard;
-    let result = token::grant(&inner.state, &mut inner.issued, &token_uri, &body);
+    let result = token::grant(
+        &inner.state,
+        &mut inner.issued,
+        &mut inner.grants,
+        &token_uri,
+        &body,
+    );
     match result {
         Ok(body) => {
             inner.counters.tokens_issued += 1;
@@ -319,6 +330,43 @@ async fn token_endpoint(
             inner.counters.token_refusals += 1;
             error.into_response()
         }
+    }
+}
+
+/// Serves the consent page (`GET /o/oauth2/auth`) and the revocation
+/// endpoint (`POST /revoke`) of the installed-app flow.
+async fn oauth_endpoint(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    raw_query: &str,
+    body: Body,
+) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        let error = ApiError::invalid_argument("the request body is too large");
+        return json_response(Err(error));
+    };
+    let mut guard = lock(shared);
+    let inner = &mut *guard;
+    match (parts.method.as_str(), path) {
+        ("GET", "/o/oauth2/auth") => {
+            match token::consent(&inner.state, &mut inner.grants, raw_query) {
+                Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+        ("POST", "/revoke") => {
+            if token::revoke(&mut inner.issued, &mut inner.grants, &body, raw_query) {
+                StatusCode::OK.into_response()
+            } else {
+                let body = json!({ "error": "invalid_token", "error_description": "Token expired or revoked" });
+                (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+            }
+        }
+        _ => json_response(Err(ApiError::not_found(format!(
+            "no route for {} {path}; use GET /o/oauth2/auth or POST /revoke",
+            parts.method
+        )))),
     }
 }
 

@@ -17,7 +17,8 @@ use super::faults::FaultSettings;
 use super::quota::QuotaSettings;
 use super::time::{is_rfc3339, now_rfc3339};
 use super::token::{
-    DEFAULT_TOKEN_LIFETIME, ServiceAccount, ServiceAccountFile, check_service_account,
+    DEFAULT_TOKEN_LIFETIME, OAuthClient, OAuthClientFile, ServiceAccount, ServiceAccountFile,
+    check_oauth_client, check_service_account,
 };
 
 /// A membership role, spelled as in the API.
@@ -139,6 +140,9 @@ struct StateFile {
     /// Service accounts the token endpoint issues tokens to.
     #[serde(default)]
     service_accounts: Vec<ServiceAccountFile>,
+    /// Clients of the installed-app flow (user sign-in).
+    #[serde(default)]
+    oauth_clients: Vec<OAuthClientFile>,
     /// Seconds an issued access token stays valid; 3600 by default.
     token_lifetime: Option<Spanned<u64>>,
     quotas: Option<BTreeMap<String, Spanned<String>>>,
@@ -349,6 +353,8 @@ pub struct EmulatorState {
     pub(crate) spaces: BTreeMap<String, Space>,
     /// Keyed by lower-cased client email.
     pub(crate) service_accounts: HashMap<String, ServiceAccount>,
+    /// Installed-app clients, keyed by client id.
+    pub(crate) oauth_clients: HashMap<String, OAuthClient>,
     /// Ids of the users marked `admin`.
     pub(crate) admins: BTreeSet<String>,
     /// How long a token from the token endpoint stays valid.
@@ -421,9 +427,13 @@ impl EmulatorState {
                 tokens.push(token.value.clone());
             }
         }
-        if file.tokens.is_empty() && file.callers.is_empty() && file.service_accounts.is_empty() {
+        if file.tokens.is_empty()
+            && file.callers.is_empty()
+            && file.service_accounts.is_empty()
+            && file.oauth_clients.is_empty()
+        {
             problems.plain(
-                "`tokens`, `callers` and `service_accounts` are all empty; list at least one bearer token or service account",
+                "`tokens`, `callers`, `service_accounts` and `oauth_clients` are all empty; list at least one bearer token or OAuth client",
             );
         }
         let mut callers: HashMap<String, Caller> = tokens
@@ -554,6 +564,17 @@ impl EmulatorState {
                 Err(problem) => problems.plain(problem),
             }
         }
+        let mut oauth_clients = HashMap::new();
+        for client in file.oauth_clients {
+            match check_oauth_client(client) {
+                Ok((id, client)) => {
+                    if oauth_clients.insert(id.clone(), client).is_some() {
+                        problems.plain(format!("oauth client {id} is listed twice"));
+                    }
+                }
+                Err(problem) => problems.plain(problem),
+            }
+        }
         let token_lifetime = match &file.token_lifetime {
             None => DEFAULT_TOKEN_LIFETIME,
             Some(seconds) if seconds.value == 0 => {
@@ -564,6 +585,7 @@ impl EmulatorState {
         };
 
         let mut state = EmulatorState {
+            oauth_clients,
             service_accounts,
             admins,
             token_lifetime,

@@ -188,35 +188,135 @@ struct Claims {
     sub: Option<String>,
 }
 
+/// The grant type of an authorization code (installed-app flow).
+pub const AUTHORIZATION_CODE_GRANT: &str = "authorization_code";
+
+/// The grant type of a refresh token.
+pub const REFRESH_TOKEN_GRANT: &str = "refresh_token";
+
+/// An OAuth client of the installed-app flow, as the state file declares it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OAuthClientFile {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes users may consent to for this client.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A validated installed-app client.
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthClient {
+    secret: String,
+    scopes: BTreeSet<String>,
+}
+
+/// Checks an OAuth client entry, returning it keyed by its client id.
+pub(crate) fn check_oauth_client(file: OAuthClientFile) -> Result<(String, OAuthClient), String> {
+    let mut scopes = BTreeSet::new();
+    for scope in &file.scopes {
+        let short = short_scope(scope);
+        if !ALL_SCOPES.contains(&short) {
+            return Err(format!(
+                "oauth client {}: unknown scope {scope:?}",
+                file.client_id
+            ));
+        }
+        scopes.insert(short.to_string());
+    }
+    let client = OAuthClient {
+        secret: file.client_secret,
+        scopes,
+    };
+    Ok((file.client_id, client))
+}
+
+/// What a user consented to: the client, the user and the scopes.
+#[derive(Debug, Clone)]
+struct Consent {
+    client_id: String,
+    redirect_uri: String,
+    caller: Caller,
+}
+
+/// Authorization codes and refresh tokens of the installed-app flow.
+#[derive(Debug, Default)]
+pub(crate) struct Grants {
+    codes: HashMap<String, Consent>,
+    refresh_tokens: HashMap<String, Consent>,
+}
+
 /// Serves one `POST /token` request. `token_uri` is the address the
 /// assertion's `aud` must name; `body` is the form-encoded request body.
 pub(crate) fn grant(
     state: &EmulatorState,
     issued: &mut IssuedTokens,
+    grants: &mut Grants,
     token_uri: &str,
     body: &[u8],
 ) -> Result<serde_json::Value, GrantError> {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
-    if grant_type != JWT_BEARER_GRANT {
-        return Err(GrantError {
-            status: StatusCode::BAD_REQUEST,
-            code: "unsupported_grant_type",
-            description: format!(
-                "grant_type {grant_type:?} is not supported; use {JWT_BEARER_GRANT}"
-            ),
-        });
-    }
-    let Some(assertion) = form.get("assertion") else {
-        return Err(GrantError::invalid_request("missing `assertion`"));
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    let grant_type = field("grant_type");
+    let mut refresh_token = None;
+    let caller = match grant_type {
+        JWT_BEARER_GRANT => {
+            let Some(assertion) = form.get("assertion") else {
+                return Err(GrantError::invalid_request("missing `assertion`"));
+            };
+            check_assertion(state, assertion, token_uri, unix_now())?
+        }
+        AUTHORIZATION_CODE_GRANT => {
+            check_client(state, field("client_id"), field("client_secret"))?;
+            let Some(consent) = grants.codes.remove(field("code")) else {
+                return Err(GrantError::invalid_grant("Malformed auth code."));
+            };
+            if consent.client_id != field("client_id")
+                || consent.redirect_uri != field("redirect_uri")
+            {
+                return Err(GrantError::invalid_grant(
+                    "the code was issued to another client or redirect_uri",
+                ));
+            }
+            let token = new_token("1//emulated-refresh-");
+            grants.refresh_tokens.insert(token.clone(), consent.clone());
+            refresh_token = Some(token);
+            consent.caller
+        }
+        REFRESH_TOKEN_GRANT => {
+            check_client(state, field("client_id"), field("client_secret"))?;
+            match grants.refresh_tokens.get(field("refresh_token")) {
+                Some(consent) if consent.client_id == field("client_id") => consent.caller.clone(),
+                _ => {
+                    return Err(GrantError::invalid_grant(
+                        "Token has been expired or revoked.",
+                    ));
+                }
+            }
+        }
+        other => {
+            return Err(GrantError {
+                status: StatusCode::BAD_REQUEST,
+                code: "unsupported_grant_type",
+                description: format!(
+                    "grant_type {other:?} is not supported; use {JWT_BEARER_GRANT}, \
+                     {AUTHORIZATION_CODE_GRANT} or {REFRESH_TOKEN_GRANT}"
+                ),
+            });
+        }
     };
-    let caller = check_assertion(state, assertion, token_uri, unix_now())?;
 
     // Drop expired tokens so that a long run does not grow the map forever.
     let now = Instant::now();
     issued.retain(|_, token| token.expires > now);
     let lifetime = state.token_lifetime;
-    let token = new_token();
+    let token = new_token("ya29.emulated-");
+    let scope: Vec<String> = caller
+        .scopes
+        .iter()
+        .map(|scope| format!("{}{scope}", super::caller::SCOPE_PREFIX))
+        .collect();
     issued.insert(
         token.clone(),
         Issued {
@@ -224,11 +324,128 @@ pub(crate) fn grant(
             expires: now + lifetime,
         },
     );
-    Ok(json!({
+    let mut body = json!({
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
-    }))
+        "scope": scope.join(" "),
+    });
+    if let Some(refresh_token) = refresh_token {
+        body["refresh_token"] = json!(refresh_token);
+    }
+    Ok(body)
+}
+
+fn check_client<'a>(
+    state: &'a EmulatorState,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<&'a OAuthClient, GrantError> {
+    match state.oauth_clients.get(client_id) {
+        Some(client) if client.secret == client_secret => Ok(client),
+        _ => Err(GrantError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_client",
+            description: "The OAuth client was not found.".to_string(),
+        }),
+    }
+}
+
+/// Serves the consent page, `GET /o/oauth2/auth`. The emulator has no
+/// browser: whoever opens the URL adds `user=EMAIL`, which stands for that
+/// user signing in and allowing the request. Returns the redirect to
+/// `redirect_uri` with a one-time code.
+pub(crate) fn consent(
+    state: &EmulatorState,
+    grants: &mut Grants,
+    raw_query: &str,
+) -> Result<String, GrantError> {
+    let query: HashMap<String, String> = url::form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or("");
+    if field("response_type") != "code" {
+        return Err(GrantError::invalid_request("response_type must be `code`"));
+    }
+    let client_id = field("client_id");
+    let Some(client) = state.oauth_clients.get(client_id) else {
+        return Err(GrantError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_client",
+            description: format!("The OAuth client was not found: {client_id:?}"),
+        });
+    };
+    let redirect_uri = field("redirect_uri");
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    if !loopback
+        .iter()
+        .any(|prefix| redirect_uri.starts_with(prefix))
+    {
+        return Err(GrantError::invalid_request(format!(
+            "redirect_uri {redirect_uri:?} must be a loopback address of an installed app"
+        )));
+    }
+    let mut scopes = BTreeSet::new();
+    for scope in field("scope").split_whitespace() {
+        let short = short_scope(scope);
+        if !client.scopes.contains(short) {
+            return Err(GrantError::invalid_request(format!(
+                "Some requested scopes were invalid: {scope}"
+            )));
+        }
+        scopes.insert(short.to_string());
+    }
+    let email = field("user");
+    let Some(user) = state.user_by_email(email) else {
+        return Err(GrantError::invalid_request(format!(
+            "no user signed in: add user=EMAIL (a user of the state file) to consent as them; got {email:?}"
+        )));
+    };
+    if user.user_type != UserType::Human {
+        return Err(GrantError::invalid_request(format!(
+            "{email} is not a person"
+        )));
+    }
+    let kind = if state.admins.contains(&user.id) {
+        CallerKind::Admin
+    } else {
+        CallerKind::User
+    };
+    let code = new_token("4/emulated-code-");
+    grants.codes.insert(
+        code.clone(),
+        Consent {
+            client_id: client_id.to_string(),
+            redirect_uri: redirect_uri.to_string(),
+            caller: Caller {
+                kind,
+                user: Some(user.id.clone()),
+                scopes,
+            },
+        },
+    );
+    let mut location = url::Url::parse(redirect_uri)
+        .map_err(|_| GrantError::invalid_request("redirect_uri is not a URL"))?;
+    location.query_pairs_mut().append_pair("code", &code);
+    Ok(location.to_string())
+}
+
+/// Serves `POST /revoke`: forgets a refresh token (and the access tokens
+/// are left to expire), as Google's revocation endpoint does for a grant.
+pub(crate) fn revoke(
+    issued: &mut IssuedTokens,
+    grants: &mut Grants,
+    body: &[u8],
+    raw_query: &str,
+) -> bool {
+    let token = url::form_urlencoded::parse(body)
+        .chain(url::form_urlencoded::parse(raw_query.as_bytes()))
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned());
+    let Some(token) = token else {
+        return false;
+    };
+    issued.remove(&token).is_some() | grants.refresh_tokens.remove(&token).is_some()
 }
 
 /// Verifies a signed assertion and returns the caller a token for it
@@ -367,10 +584,10 @@ fn unix_now() -> i64 {
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
-/// A random opaque token, shaped like Google's.
-fn new_token() -> String {
+/// A random opaque value after `prefix`, shaped like Google's tokens.
+fn new_token(prefix: &str) -> String {
     let bytes: [u8; 24] = rand::rng().random();
-    format!("ya29.emulated-{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Reads an RSA public key from PEM into PKCS#1 DER.
