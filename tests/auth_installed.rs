@@ -151,7 +151,19 @@ impl Setup {
     }
 
     async fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, None).await
+    }
+
+    /// Runs like [`Setup::run`] with every log line on.
+    async fn run_traced(&self, args: &[&str]) -> Output {
+        self.run_with(args, Some("trace,yup_oauth2=trace")).await
+    }
+
+    async fn run_with(&self, args: &[&str], log: Option<&str>) -> Output {
         let mut command = binary();
+        if let Some(log) = log {
+            command.env("RUST_LOG", log);
+        }
         command
             .args(args)
             .arg("--policy")
@@ -198,8 +210,16 @@ async fn login_then_plan_and_apply() {
         "{}",
         describe(&plan)
     );
-    let apply = setup.run(&["apply", "--yes"]).await;
+    let apply = setup.run_traced(&["apply", "--yes"]).await;
     assert_eq!(apply.status.code(), Some(0), "{}", describe(&apply));
+    let all = describe(&apply);
+    assert!(all.contains("TRACE"), "trace logging is not on");
+    assert!(!all.contains("ya29."), "an access token leaked");
+    assert!(!all.contains(&first_refresh), "the refresh token leaked");
+    assert!(
+        !all.contains("emulator-client-secret"),
+        "the client secret leaked"
+    );
     assert_eq!(
         setup
             .emulator
