@@ -61,7 +61,7 @@ service_accounts:
 }
 
 /// A service account allowed everything the tool asks for.
-const FULL_ACCOUNT: &str = "    scopes: [chat.memberships, chat.memberships.readonly, chat.spaces.readonly, chat.bot, chat.app.memberships]
+const FULL_ACCOUNT: &str = "    scopes: [chat.memberships, chat.memberships.readonly, chat.spaces.readonly, chat.bot, chat.app.memberships, chat.admin.memberships.readonly, chat.admin.spaces.readonly]
     domain_wide_delegation: true
     impersonate_any_internal: true
     app_user: \"100000000009\"";
@@ -155,11 +155,17 @@ impl Setup {
     /// Runs the binary against the emulator with the given arguments,
     /// with stdin closed and no other credentials in the environment.
     async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let policy = self.dir.join("policy.yaml");
+        let policy = policy.to_str().expect("UTF-8 path");
+        self.run_bare(&[args, &["--policy", policy][..]].concat(), env)
+            .await
+    }
+
+    /// Runs like [`Setup::run`] without a policy, for `export`.
+    async fn run_bare(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chat-reconcile"));
         command
             .args(args)
-            .arg("--policy")
-            .arg(self.dir.join("policy.yaml"))
             .arg("--endpoint")
             .arg(self.emulator.url().as_str())
             .env_remove("GOOGLE_OAUTH_ACCESS_TOKEN")
@@ -439,5 +445,51 @@ async fn credential_errors_name_the_problem() {
         String::from_utf8_lossy(&neither.stderr).contains("--impersonate"),
         "{}",
         describe(&neither)
+    );
+}
+
+/// Admin mode asks for the chat.admin.* scopes: an administrator exports
+/// every space; an ordinary user is refused by the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_export_needs_an_administrator() {
+    let setup = setup("admin", FULL_ACCOUNT, "").await;
+    let export = setup
+        .run_bare(
+            &[
+                "export",
+                "--all",
+                "--credentials",
+                setup.key(),
+                "--impersonate",
+                "alice@example.com",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(export.status.code(), Some(0), "{}", describe(&export));
+    assert!(
+        String::from_utf8_lossy(&export.stdout).contains("spaces/AAAAeng"),
+        "{}",
+        describe(&export)
+    );
+
+    let ordinary = setup
+        .run_bare(
+            &[
+                "export",
+                "--all",
+                "--credentials",
+                setup.key(),
+                "--impersonate",
+                "bob@example.com",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(ordinary.status.code(), Some(1), "{}", describe(&ordinary));
+    assert!(
+        String::from_utf8_lossy(&ordinary.stderr).contains("administrator"),
+        "{}",
+        describe(&ordinary)
     );
 }
