@@ -28,11 +28,11 @@ fn invalid_states_named() {
     let cases: Vec<(String, &str)> = vec![
         (
             "users: []\n".into(),
-            "`tokens` and `callers` are both empty",
+            "`tokens`, `callers`, `service_accounts` and `oauth_clients` are all empty",
         ),
         (
             "tokens: []\n".into(),
-            "`tokens` and `callers` are both empty",
+            "`tokens`, `callers`, `service_accounts` and `oauth_clients` are all empty",
         ),
         ("tokens: [\"a b\"]\n".into(), "no whitespace"),
         (state("colour: blue\n"), "colour"),

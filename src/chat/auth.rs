@@ -44,12 +44,36 @@ pub enum AuthError {
         "the access token from {origin} contains characters not allowed in an HTTP header; check that it holds only the token"
     )]
     Invalid { origin: String },
+    /// No service account key file was given.
+    #[error(
+        "no credentials: pass --credentials KEY.json or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+    )]
+    MissingCredentials,
+    /// The key file is not a usable service account key.
+    #[error("the credentials file {path} cannot be used: {reason}")]
+    KeyFile { path: String, reason: String },
+    /// The token endpoint refused or did not answer.
+    #[error("could not get an access token for {origin}: {reason}")]
+    Fetch { origin: String, reason: String },
 }
 
 /// Hands out bearer tokens.
 pub trait TokenProvider: Send + Sync {
     /// Returns a token valid for at least the next request.
     fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>>;
+
+    /// Returns a new token after the API rejected `rejected` as expired or
+    /// invalid. A fixed token cannot be renewed and is returned as it is.
+    fn refresh(&self, rejected: &AccessToken) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        let _ = rejected;
+        self.token()
+    }
+
+    /// Whether [`TokenProvider::refresh`] can return a different token, so
+    /// that a request rejected with 401 is worth sending again.
+    fn renewable(&self) -> bool {
+        false
+    }
 }
 
 /// A fixed token, from `GOOGLE_OAUTH_ACCESS_TOKEN` or a file.

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod model;
+pub mod oauth;
 pub mod retry;
 
 use std::net::IpAddr;
@@ -44,6 +45,9 @@ pub struct ClientOptions {
     pub use_admin_access: bool,
     /// Timeout of one HTTP request, from connect to the end of the body.
     pub request_timeout: Duration,
+    /// The token is a Chat app's (app authentication). An app cannot list
+    /// invitations, so `showInvited` is left out of its member listings.
+    pub app_authentication: bool,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +55,7 @@ impl Default for ClientOptions {
         Self {
             use_admin_access: false,
             request_timeout: Duration::from_secs(30),
+            app_authentication: false,
         }
     }
 }
@@ -262,7 +267,7 @@ impl ChatClient {
         if options.show_groups {
             query.push(("showGroups", "true".to_string()));
         }
-        if options.show_invited {
+        if options.show_invited && !self.inner.options.app_authentication {
             query.push(("showInvited", "true".to_string()));
         }
         if let Some(filter) = self.member_filter(options.filter.as_deref()) {
@@ -400,62 +405,72 @@ impl ChatClient {
     }
 
     /// Sends one request with a fresh bearer token and decodes the response.
+    /// When the API rejects the token (401) and the provider can renew it,
+    /// the token is refreshed and the request sent once more.
     async fn send<T: DeserializeOwned>(
         &self,
         call: Call<'_>,
         body: Option<&Membership>,
     ) -> Result<T, ChatError> {
         let url = self.url_for(&call);
-        let request = self.inner.http.request(call.http_method.clone(), url);
-        let request = self.authorize(request).await?;
-        let request = match body {
-            Some(body) => request.json(body),
-            None => request,
-        };
+        let mut token = self.inner.tokens.token().await?;
+        let mut renewed = false;
+        loop {
+            let request = self
+                .inner
+                .http
+                .request(call.http_method.clone(), url.clone());
+            let request = authorize(request, &token)?;
+            let request = match body {
+                Some(body) => request.json(body),
+                None => request,
+            };
 
-        tracing::debug!(
-            method = call.method,
-            target = call.target,
-            "sending request"
-        );
-        let response = request
-            .send()
-            .await
-            .map_err(|error| error::transport_error(call.method, call.target, error))?;
+            tracing::debug!(
+                method = call.method,
+                target = call.target,
+                "sending request"
+            );
+            let response = request
+                .send()
+                .await
+                .map_err(|error| error::transport_error(call.method, call.target, error))?;
 
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| error::transport_error(call.method, call.target, error))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                && !renewed
+                && self.inner.tokens.renewable()
+            {
+                tracing::info!(
+                    method = call.method,
+                    target = call.target,
+                    "the API rejected the access token; refreshing it and sending again"
+                );
+                token = self.inner.tokens.refresh(&token).await?;
+                renewed = true;
+                continue;
+            }
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|error| error::transport_error(call.method, call.target, error))?;
 
-        if !status.is_success() {
-            return Err(error::api_error(
-                call.method,
-                call.target,
-                status.as_u16(),
-                retry_after.as_deref(),
-                &bytes,
-            ));
+            if !status.is_success() {
+                return Err(error::api_error(
+                    call.method,
+                    call.target,
+                    status.as_u16(),
+                    retry_after.as_deref(),
+                    &bytes,
+                ));
+            }
+            return decode(call.method, call.target, &bytes);
         }
-        decode(call.method, call.target, &bytes)
-    }
-
-    async fn authorize(&self, request: RequestBuilder) -> Result<RequestBuilder, ChatError> {
-        let token = self.inner.tokens.token().await?;
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                auth::AuthError::Invalid {
-                    origin: "the token provider".to_string(),
-                }
-            })?;
-        value.set_sensitive(true);
-        Ok(request.header(AUTHORIZATION, value))
     }
 
     fn url_for(&self, call: &Call<'_>) -> Url {
@@ -608,6 +623,21 @@ fn membership_segments<'a>(method: &'static str, name: &'a str) -> Result<Vec<&'
             expected: "spaces/{space}/members/{member}",
         }),
     }
+}
+
+/// Adds the bearer token to a request, marked sensitive so that it is never
+/// logged.
+fn authorize(
+    request: RequestBuilder,
+    token: &auth::AccessToken,
+) -> Result<RequestBuilder, ChatError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+        auth::AuthError::Invalid {
+            origin: "the token provider".to_string(),
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(request.header(AUTHORIZATION, value))
 }
 
 #[cfg(test)]

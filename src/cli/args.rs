@@ -61,6 +61,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout.
     Man,
+    /// Sign in once in a browser (OAuth installed-app flow) and store the
+    /// tokens, for later runs with --client-secret.
+    Login(super::login::LoginArgs),
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +247,50 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "PATH", env = "CHAT_RECONCILE_ACCESS_TOKEN_FILE")]
     pub access_token_file: Option<PathBuf>,
 
+    /// Service account key file (JSON). Without it, the file named by
+    /// GOOGLE_APPLICATION_CREDENTIALS is used when --impersonate or --app is
+    /// given. Scopes requested (under https://www.googleapis.com/auth/):
+    /// `plan`, `export` and dry runs: chat.memberships.readonly and
+    /// chat.spaces.readonly; `apply`: chat.memberships and
+    /// chat.spaces.readonly. Admin mode uses the chat.admin.* forms; --app
+    /// uses chat.bot, plus chat.app.memberships to write.
+    #[arg(long, value_name = "KEY.json", conflicts_with = "access_token_file")]
+    pub credentials: Option<PathBuf>,
+
+    /// OAuth client secret of a Desktop app: act as the person who signed in
+    /// with `chat-reconcile login`, refreshing the stored tokens. Never opens
+    /// a browser: without a valid sign-in the run fails at once.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CHAT_RECONCILE_CLIENT_SECRET",
+        conflicts_with_all = ["access_token_file", "credentials"]
+    )]
+    pub client_secret: Option<PathBuf>,
+
+    /// The token cache `login` wrote. Default:
+    /// `$XDG_CONFIG_HOME/chat-reconcile/token-cache.json` (else under
+    /// `~/.config`).
+    #[arg(long, value_name = "PATH", env = "CHAT_RECONCILE_TOKEN_CACHE")]
+    pub token_cache: Option<PathBuf>,
+
+    /// With a service account: act for this user through domain-wide
+    /// delegation. An administrator must authorise the account's client id
+    /// for the scopes in the Admin console.
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        env = "CHAT_RECONCILE_IMPERSONATE",
+        conflicts_with = "access_token_file"
+    )]
+    pub impersonate: Option<String>,
+
+    /// With a service account: act as its Chat app (app authentication,
+    /// chat.bot and chat.app.* scopes). An app may not remove groups or
+    /// other apps, nor use admin mode.
+    #[arg(long, conflicts_with_all = ["impersonate", "access_token_file"])]
+    pub app: bool,
+
     /// Run against an in-process emulator loaded from this state file, on
     /// 127.0.0.1 with a free port. Nothing leaves the machine. Cannot be
     /// combined with --endpoint (or CHAT_RECONCILE_ENDPOINT) or
@@ -251,7 +298,7 @@ pub struct ConnectionArgs {
     #[arg(
         long,
         value_name = "STATE",
-        conflicts_with_all = ["access_token_file", "endpoint"]
+        conflicts_with_all = ["access_token_file", "endpoint", "credentials", "app"]
     )]
     pub emulator: Option<PathBuf>,
 }

@@ -45,7 +45,7 @@ pub async fn plan(args: &PlanArgs, quiet: bool) -> Result<Exit, Failure> {
         None => None,
     };
     let _lock = hold_lock(&args.common)?;
-    let session = Session::connect(&args.common).await?;
+    let session = Session::connect(&args.common, crate::chat::oauth::Access::Read).await?;
     let result = plan_with(&session, &policy, args, &limits, policy_bytes.as_deref()).await;
     session.close(quiet).await;
     result
@@ -184,7 +184,7 @@ pub async fn apply(
             || args.common.format == Format::Json,
     };
     let _lock = hold_lock(&args.common)?;
-    let session = Session::connect(&args.common).await?;
+    let session = Session::connect(&args.common, crate::chat::oauth::Access::Write).await?;
     let result = apply_with(&session, &setup, args, progress, multi).await;
     session.close(quiet).await;
     if let Some(audit) = &setup.audit

@@ -73,7 +73,13 @@ pub async fn run(args: &ExportArgs, quiet: bool) -> Result<Exit, Failure> {
         use_admin_access: admin,
         ..ClientOptions::default()
     };
-    let session = Session::connect_with(&args.connection, &args.limits, options).await?;
+    let session = Session::connect_with(
+        &args.connection,
+        &args.limits,
+        options,
+        crate::chat::oauth::Access::Read,
+    )
+    .await?;
     let result = export_with(&session, &selection, args, admin, quiet).await;
     session.close(quiet).await;
     result

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod export;
 mod lock;
+pub mod login;
 mod offboard;
 mod output;
 mod safety;
@@ -93,6 +94,7 @@ async fn dispatch(
         Command::Emulator(args) => commands::emulator(&args).await,
         Command::Completions(args) => print_completions(args.shell),
         Command::Man => print_man_page(),
+        Command::Login(args) => login::run(&args).await,
     }
 }
 
@@ -107,7 +109,11 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat, multi: &MultiProgre
         (false, 2) => "info,chat_reconcile=debug",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(level))
+        // yup-oauth2 logs tokens and token responses at debug level, so it
+        // stays silent whatever RUST_LOG asks for.
+        .add_directive("yup_oauth2=off".parse().expect("a valid directive"));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let ansi = std::io::stderr().is_terminal() && !no_color;
     let builder = tracing_subscriber::fmt()

@@ -140,7 +140,17 @@ pub async fn run(
         use_admin_access: args.admin,
         ..ClientOptions::default()
     };
-    let session = Session::connect_with(&args.connection, &args.limits, options).await?;
+    let session = Session::connect_with(
+        &args.connection,
+        &args.limits,
+        options,
+        if args.apply {
+            crate::chat::oauth::Access::Write
+        } else {
+            crate::chat::oauth::Access::Read
+        },
+    )
+    .await?;
     let result = sweep_with(&session, &request, args, progress, multi, quiet).await;
     session.close(quiet).await;
     result

@@ -12,6 +12,7 @@ use anyhow::{Context as _, anyhow};
 use super::Failure;
 use super::args::{CommonArgs, ConnectionArgs, LimitArgs};
 use crate::chat::auth::{AccessToken, AuthError, StaticToken, TokenProvider};
+use crate::chat::oauth::{self, Access, OAuthTokens, Principal};
 use crate::chat::retry::RetryPolicy;
 use crate::chat::{ChatClient, ClientOptions};
 use crate::emulator::{Emulator, EmulatorState};
@@ -44,17 +45,29 @@ impl Session {
     /// Fails with exit 2 on an invalid state file or an invalid endpoint (one
     /// that would send the token in clear text included), and with exit 1 on
     /// missing credentials.
-    pub async fn connect(args: &CommonArgs) -> Result<Self, Failure> {
-        Self::connect_with(&args.connection, &args.limits, ClientOptions::default()).await
+    pub async fn connect(args: &CommonArgs, access: Access) -> Result<Self, Failure> {
+        Self::connect_with(
+            &args.connection,
+            &args.limits,
+            ClientOptions::default(),
+            access,
+        )
+        .await
     }
 
     /// Like [`Session::connect`], for commands without a policy file, with
-    /// the client's options (admin mode) given.
+    /// the client's options (admin mode) given. `access` picks the OAuth
+    /// scopes asked for.
+    ///
+    /// The first token is fetched here, before any worker starts, so that
+    /// bad credentials fail the run at once.
     pub async fn connect_with(
         connection: &ConnectionArgs,
         limit_args: &LimitArgs,
-        options: ClientOptions,
+        mut options: ClientOptions,
+        access: Access,
     ) -> Result<Self, Failure> {
+        options.app_authentication = connection.app;
         let limits = build_limits(limit_args)?;
         let retry = RetryPolicy {
             max_attempts: limit_args.max_attempts,
@@ -69,8 +82,18 @@ impl Session {
                 let tokens: Arc<dyn TokenProvider> = Arc::new(StaticToken::new(token));
                 (emulator.url(), tokens, Some(emulator))
             }
-            None => (connection.endpoint.clone(), real_token(connection)?, None),
+            None => {
+                let principal = principal(connection, options.use_admin_access)?;
+                let tokens = real_token(connection, principal, access).await?;
+                (connection.endpoint.clone(), tokens, None)
+            }
         };
+        if let Err(error) = tokens.token().await {
+            if let Some(emulator) = emulator {
+                emulator.shutdown().await;
+            }
+            return Err(Failure::failed(error));
+        }
 
         let client = match ChatClient::new(&endpoint, tokens, options) {
             Ok(client) => client,
@@ -150,8 +173,60 @@ async fn start_emulator(state_path: &Path) -> Result<(Emulator, AccessToken), Fa
     Ok((emulator, AccessToken::new(token)))
 }
 
-/// Reads the token from `--access-token-file`, else from the environment.
-fn real_token(args: &ConnectionArgs) -> Result<Arc<dyn TokenProvider>, Failure> {
+/// Who the token acts as, from `--app` and admin mode.
+fn principal(args: &ConnectionArgs, admin: bool) -> Result<Principal, Failure> {
+    match (args.app, admin) {
+        (true, true) => Err(Failure::usage(anyhow!(
+            "--app cannot be combined with admin mode: a Chat app cannot use useAdminAccess; \
+             use --impersonate with an administrator instead"
+        ))),
+        (true, false) => Ok(Principal::App),
+        (false, true) => Ok(Principal::Admin),
+        (false, false) => Ok(Principal::User),
+    }
+}
+
+/// Picks the token source: a service account when `--credentials`,
+/// `--impersonate` or `--app` is given, else the signed-in person's cached
+/// tokens with `--client-secret`, else `--access-token-file`, else
+/// `GOOGLE_OAUTH_ACCESS_TOKEN`.
+async fn real_token(
+    args: &ConnectionArgs,
+    principal: Principal,
+    access: Access,
+) -> Result<Arc<dyn TokenProvider>, Failure> {
+    if args.credentials.is_some() || args.impersonate.is_some() || args.app {
+        let Some(key_file) = oauth::credentials_path(args.credentials.as_deref()) else {
+            return Err(Failure::failed(AuthError::MissingCredentials));
+        };
+        if args.impersonate.is_none() && !args.app {
+            return Err(Failure::usage(anyhow!(
+                "a service account needs --impersonate EMAIL (act for a user through domain-wide \
+                 delegation) or --app (act as the Chat app)"
+            )));
+        }
+        let scopes = oauth::scope_urls(principal, access);
+        let subject = args.impersonate.as_deref();
+        let tokens = OAuthTokens::service_account(&key_file, subject, scopes)
+            .await
+            .map_err(Failure::failed)?;
+        return Ok(Arc::new(tokens));
+    }
+    if let Some(client_secret) = &args.client_secret {
+        let cache = match &args.token_cache {
+            Some(path) => path.clone(),
+            None => oauth::default_token_cache().ok_or_else(|| {
+                Failure::usage(anyhow!(
+                    "no configuration directory: set HOME or XDG_CONFIG_HOME, or pass --token-cache PATH"
+                ))
+            })?,
+        };
+        let scopes = super::login::login_scopes(principal == Principal::Admin);
+        let tokens = OAuthTokens::installed(client_secret, &cache, scopes)
+            .await
+            .map_err(Failure::failed)?;
+        return Ok(Arc::new(tokens));
+    }
     if let Some(path) = &args.access_token_file {
         let token = StaticToken::from_file(path).map_err(Failure::failed)?;
         return Ok(Arc::new(token));

@@ -28,6 +28,7 @@ mod snapshot;
 mod spaces;
 mod state;
 pub(crate) mod time;
+mod token;
 mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -85,6 +86,10 @@ pub struct Counters {
     /// Injected faults by kind: `error_500`, `error_503`, `error_504`, `error_429`,
     /// `reset` and `hang`.
     pub faults_injected: BTreeMap<String, u64>,
+    /// Access tokens issued by `POST /token`.
+    pub tokens_issued: u64,
+    /// Token requests refused by `POST /token`.
+    pub token_refusals: u64,
     /// The seed of the fault generator; give it back as `faults.seed` to
     /// repeat a run's faults.
     pub fault_seed: u64,
@@ -137,6 +142,8 @@ impl Emulator {
             quotas: quota::Quotas::default(),
             injector,
             stopping: tokio::sync::watch::Sender::new(false),
+            issued: token::IssuedTokens::default(),
+            grants: token::Grants::default(),
         }));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone())

@@ -20,6 +20,7 @@ use super::error::{ApiError, ApiResult, Status};
 use super::faults::{ConnectionReset, Decision, Fault, Injector};
 use super::quota::{Bucket, Quotas};
 use super::state::EmulatorState;
+use super::token::{self, IssuedTokens};
 use super::{Counters, RequestRecord, members, snapshot, spaces};
 
 /// Request bodies larger than this are rejected; a Membership is far smaller.
@@ -38,6 +39,10 @@ pub(crate) struct Inner {
     pub injector: Injector,
     /// Set to true on shutdown, which ends delays and hangs early.
     pub stopping: watch::Sender<bool>,
+    /// Access tokens issued by `POST /token`.
+    pub issued: IssuedTokens,
+    /// Authorization codes and refresh tokens of the installed-app flow.
+    pub grants: token::Grants,
 }
 
 /// Who is calling, and whether in admin mode (`useAdminAccess=true`).
@@ -211,6 +216,12 @@ async fn handle(
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or("").to_string();
 
+    if path == "/token" {
+        return token_endpoint(&shared, &parts, body).await;
+    }
+    if path == "/o/oauth2/auth" || path == "/revoke" {
+        return oauth_endpoint(&shared, &parts, &path, &raw_query, body).await;
+    }
     if path.starts_with("/emulator/") {
         let result = inspect(&shared, &parts.method, &path, &raw_query);
         return json_response(result);
@@ -282,6 +293,85 @@ async fn handle(
     record(&shared, request, result)
 }
 
+/// Serves `POST /token`, the OAuth 2.0 token endpoint. The assertion's
+/// audience must be this endpoint's address as the client reached it.
+async fn token_endpoint(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Response {
+    if parts.method != Method::POST {
+        let error = ApiError::not_found("the token endpoint takes POST only");
+        return json_response(Err(error));
+    }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        let error = ApiError::invalid_argument("the token request body is too large");
+        return json_response(Err(error));
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let token_uri = format!("http://{host}/token");
+    let mut guard = lock(shared);
+    let inner = &mut *guard;
+    let result = token::grant(
+        &inner.state,
+        &mut inner.issued,
+        &mut inner.grants,
+        &token_uri,
+        &body,
+    );
+    match result {
+        Ok(body) => {
+            inner.counters.tokens_issued += 1;
+            axum::Json(body).into_response()
+        }
+        Err(error) => {
+            inner.counters.token_refusals += 1;
+            error.into_response()
+        }
+    }
+}
+
+/// Serves the consent page (`GET /o/oauth2/auth`) and the revocation
+/// endpoint (`POST /revoke`) of the installed-app flow.
+async fn oauth_endpoint(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    raw_query: &str,
+    body: Body,
+) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        let error = ApiError::invalid_argument("the request body is too large");
+        return json_response(Err(error));
+    };
+    let mut guard = lock(shared);
+    let inner = &mut *guard;
+    match (parts.method.as_str(), path) {
+        ("GET", "/o/oauth2/auth") => {
+            match token::consent(&inner.state, &mut inner.grants, raw_query) {
+                Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+        ("POST", "/revoke") => {
+            if token::revoke(&mut inner.issued, &mut inner.grants, &body, raw_query) {
+                StatusCode::OK.into_response()
+            } else {
+                let body = json!({ "error": "invalid_token", "error_description": "Token expired or revoked" });
+                (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+            }
+        }
+        _ => json_response(Err(ApiError::not_found(format!(
+            "no route for {} {path}; use GET /o/oauth2/auth or POST /revoke",
+            parts.method
+        )))),
+    }
+}
+
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Inner> {
     shared
         .lock()
@@ -314,7 +404,7 @@ fn admit(
         .entry(call.method_name().to_string())
         .or_default() += 1;
 
-    let caller = authenticate(&inner.state, headers)?.clone();
+    let caller = authenticate(&inner.state, &inner.issued, headers)?.clone();
     let query = Query::parse(raw_query)?;
     query.check(call)?;
     let admin_mode = query.flag("useAdminAccess")?;
@@ -377,7 +467,11 @@ fn run(inner: &mut Inner, call: &ApiCall, admitted: &Admitted, body: &[u8]) -> A
 }
 
 /// Finds the caller of the request's bearer token.
-fn authenticate<'a>(state: &'a EmulatorState, headers: &HeaderMap) -> Result<&'a Caller, ApiError> {
+fn authenticate<'a>(
+    state: &'a EmulatorState,
+    issued: &'a IssuedTokens,
+    headers: &HeaderMap,
+) -> Result<&'a Caller, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthenticated(
             "missing Authorization header; send `Authorization: Bearer TOKEN` with a token from the emulator's state file",
@@ -390,11 +484,15 @@ fn authenticate<'a>(state: &'a EmulatorState, headers: &HeaderMap) -> Result<&'a
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     match token {
-        Some(token) => state.caller(token).ok_or_else(|| {
-            ApiError::unauthenticated(
-                "the bearer token is not one of the emulator's `tokens` or `callers`",
-            )
-        }),
+        Some(token) => match token::issued_caller(issued, token) {
+            Ok(Some(caller)) => Ok(caller),
+            Err(reason) => Err(ApiError::unauthenticated(reason)),
+            Ok(None) => state.caller(token).ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "the bearer token is not one of the emulator's `tokens` or `callers`, nor issued by its token endpoint",
+                )
+            }),
+        },
         None => Err(ApiError::unauthenticated(
             "the Authorization header must have the form `Bearer TOKEN`",
         )),

@@ -16,6 +16,10 @@ use super::caller::{ALL_SCOPES, Caller, CallerKind, short_scope};
 use super::faults::FaultSettings;
 use super::quota::QuotaSettings;
 use super::time::{is_rfc3339, now_rfc3339};
+use super::token::{
+    DEFAULT_TOKEN_LIFETIME, OAuthClient, OAuthClientFile, ServiceAccount, ServiceAccountFile,
+    check_oauth_client, check_service_account,
+};
 
 /// A membership role, spelled as in the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +137,14 @@ struct StateFile {
     tokens: Vec<Spanned<String>>,
     #[serde(default)]
     callers: Vec<CallerFile>,
+    /// Service accounts the token endpoint issues tokens to.
+    #[serde(default)]
+    service_accounts: Vec<ServiceAccountFile>,
+    /// Clients of the installed-app flow (user sign-in).
+    #[serde(default)]
+    oauth_clients: Vec<OAuthClientFile>,
+    /// Seconds an issued access token stays valid; 3600 by default.
+    token_lifetime: Option<Spanned<u64>>,
     quotas: Option<BTreeMap<String, Spanned<String>>>,
     faults: Option<FaultsFile>,
     #[serde(default = "default_true")]
@@ -157,6 +169,10 @@ struct UserFile {
     affiliation: Affiliation,
     #[serde(default = "default_true")]
     auto_accept: bool,
+    /// Whether the user is a Workspace administrator with the Chat
+    /// privilege: a token issued for them may use admin mode.
+    #[serde(default)]
+    admin: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,6 +353,14 @@ pub struct EmulatorState {
     pub(crate) group_members: BTreeMap<String, Vec<String>>,
     /// Keyed by the `{space}` part of `spaces/{space}`.
     pub(crate) spaces: BTreeMap<String, Space>,
+    /// Keyed by lower-cased client email.
+    pub(crate) service_accounts: HashMap<String, ServiceAccount>,
+    /// Installed-app clients, keyed by client id.
+    pub(crate) oauth_clients: HashMap<String, OAuthClient>,
+    /// Ids of the users marked `admin`.
+    pub(crate) admins: BTreeSet<String>,
+    /// How long a token from the token endpoint stays valid.
+    pub(crate) token_lifetime: std::time::Duration,
 }
 
 /// Parser options: strict booleans, and a node budget large enough for a
@@ -419,8 +443,14 @@ impl EmulatorState {
                 tokens.push(token.value.clone());
             }
         }
-        if file.tokens.is_empty() && file.callers.is_empty() {
-            problems.plain("`tokens` and `callers` are both empty; list at least one bearer token");
+        if file.tokens.is_empty()
+            && file.callers.is_empty()
+            && file.service_accounts.is_empty()
+            && file.oauth_clients.is_empty()
+        {
+            problems.plain(
+                "`tokens`, `callers`, `service_accounts` and `oauth_clients` are all empty; list at least one bearer token or OAuth client",
+            );
         }
         let mut callers: HashMap<String, Caller> = tokens
             .iter()
@@ -429,8 +459,12 @@ impl EmulatorState {
 
         let mut users = BTreeMap::new();
         let mut user_ids_by_email = HashMap::new();
+        let mut admins = BTreeSet::new();
         for user in file.users {
             let id = user.id.value.clone();
+            if user.admin {
+                admins.insert(id.clone());
+            }
             if !is_numeric_id(&id) {
                 problems.add(&user.id, format!("user id {id:?} must be digits only"));
             }
@@ -535,7 +569,42 @@ impl EmulatorState {
             }
         }
 
+        let mut service_accounts = HashMap::new();
+        for account in file.service_accounts {
+            match check_service_account(account, &users) {
+                Ok((email, account)) => {
+                    if service_accounts.insert(email.clone(), account).is_some() {
+                        problems.plain(format!("service account {email} is listed twice"));
+                    }
+                }
+                Err(problem) => problems.plain(problem),
+            }
+        }
+        let mut oauth_clients = HashMap::new();
+        for client in file.oauth_clients {
+            match check_oauth_client(client) {
+                Ok((id, client)) => {
+                    if oauth_clients.insert(id.clone(), client).is_some() {
+                        problems.plain(format!("oauth client {id} is listed twice"));
+                    }
+                }
+                Err(problem) => problems.plain(problem),
+            }
+        }
+        let token_lifetime = match &file.token_lifetime {
+            None => DEFAULT_TOKEN_LIFETIME,
+            Some(seconds) if seconds.value == 0 => {
+                problems.add(seconds, "token_lifetime must be at least 1 second");
+                DEFAULT_TOKEN_LIFETIME
+            }
+            Some(seconds) => std::time::Duration::from_secs(seconds.value),
+        };
+
         let mut state = EmulatorState {
+            oauth_clients,
+            service_accounts,
+            admins,
+            token_lifetime,
             tokens,
             callers,
             quotas,
