@@ -50,7 +50,12 @@ impl Standalone {
     }
 
     fn counters(&self) -> serde_json::Value {
-        let url = format!("{}emulator/v1/counters", self.url);
+        self.inspect("counters")
+    }
+
+    /// Reads one of the emulator's inspection routes, such as `requests`.
+    fn inspect(&self, route: &str) -> serde_json::Value {
+        let url = format!("{}emulator/v1/{route}", self.url);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -306,4 +311,53 @@ fn sigterm_ends_jsonl_with_summary() {
     assert_eq!(last["stopped"], true, "{last}");
     assert_eq!(last["exit_code"], 4, "{last}");
     assert!(last["skipped"].as_u64().unwrap() > 0, "{last}");
+}
+
+#[test]
+fn admin_flag_sends_admin_access() {
+    let emulator = Standalone::start("examples/sample-org.yaml");
+    let applied = emulator.run(&[
+        "apply",
+        "--yes",
+        "--admin",
+        "--space-writes-per-second",
+        "50",
+        "--writes-per-minute",
+        "6000",
+    ]);
+    assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(
+        stderr.contains("admin mode cannot list group memberships"),
+        "{}",
+        describe(&applied)
+    );
+
+    let log = emulator.inspect("requests");
+    let records = log
+        .as_array()
+        .or_else(|| log["requests"].as_array())
+        .expect("the request log is a list");
+    let member_calls: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| {
+            r["api_method"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("spaces.members."))
+        })
+        .collect();
+    assert!(!member_calls.is_empty(), "no member calls in {log}");
+    for record in member_calls {
+        let query = record["query"].as_str().unwrap_or("");
+        assert!(query.contains("useAdminAccess=true"), "{record}");
+    }
+
+    let caller_with_admin =
+        emulator.run(&["plan", "--admin", "--caller", "ivan.admin@example.com"]);
+    assert_eq!(
+        caller_with_admin.status.code(),
+        Some(2),
+        "{}",
+        describe(&caller_with_admin)
+    );
 }

@@ -214,9 +214,16 @@ pub struct CommonArgs {
         value_name = "EMAIL",
         env = "CHAT_RECONCILE_CALLER",
         value_parser = parse_caller,
+        conflicts_with = "admin",
         help_heading = "Preflight"
     )]
     pub caller: Option<String>,
+
+    /// Use administrator access: send useAdminAccess=true and ask for the
+    /// chat.admin.* scopes. Needs a Workspace administrator with the Chat
+    /// privilege. Admin mode cannot see or change app memberships.
+    #[arg(long, help_heading = "Connection")]
+    pub admin: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

@@ -38,7 +38,7 @@ use crate::report::{Progress, ProgressMode, plan_json, render_plan, render_summa
 
 /// `chat-reconcile plan`.
 pub async fn plan(args: &PlanArgs, quiet: bool) -> Result<Exit, Failure> {
-    let policy = load_policy(&args.common.policy)?;
+    let policy = admin_scope(load_policy(&args.common.policy)?, args.common.admin);
     let limits = guard_limits(&policy, &args.common.guards, None, false)?;
     let policy_bytes = match &args.out {
         Some(_) => Some(policy_bytes(&args.common.policy)?),
@@ -114,6 +114,35 @@ async fn plan_with(
     ))
 }
 
+/// Leaves the policy's groups out in admin mode, with a warning naming
+/// them. Admin mode must filter memberships by `member.type`, which no group
+/// membership has, so the run can neither see nor check them.
+fn admin_scope(mut policy: Policy, admin: bool) -> Policy {
+    if !admin {
+        return policy;
+    }
+    let mut unchecked = Vec::new();
+    for space in &mut policy.spaces {
+        let before = space.members.len() + space.keep.len();
+        space
+            .members
+            .retain(|principal, _| !matches!(principal, Principal::Group(_)));
+        space
+            .keep
+            .retain(|principal| !matches!(principal, Principal::Group(_)));
+        if space.members.len() + space.keep.len() < before {
+            unchecked.push(space.space.clone());
+        }
+    }
+    if !unchecked.is_empty() {
+        warn!(
+            spaces = %unchecked.join(", "),
+            "admin mode cannot list group memberships, so the policy's groups in these spaces are left unchecked"
+        );
+    }
+    policy
+}
+
 /// Prints an error naming the policy's spaces that the API did not return,
 /// and returns how many there are. A missing space means a typo in the
 /// policy or a caller without access. The policy is not enforced there in
@@ -151,7 +180,7 @@ pub async fn apply(
     multi: &MultiProgress,
     quiet: bool,
 ) -> Result<Exit, Failure> {
-    let policy = load_policy(&args.common.policy)?;
+    let policy = admin_scope(load_policy(&args.common.policy)?, args.common.admin);
     if !args.yes && !io::stdin().is_terminal() {
         return Err(Failure::usage(anyhow!(
             "apply needs confirmation, but stdin is not a terminal; pass --yes to apply without asking"

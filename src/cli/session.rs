@@ -46,13 +46,11 @@ impl Session {
     /// that would send the token in clear text included), and with exit 1 on
     /// missing credentials.
     pub async fn connect(args: &CommonArgs, access: Access) -> Result<Self, Failure> {
-        Self::connect_with(
-            &args.connection,
-            &args.limits,
-            ClientOptions::default(),
-            access,
-        )
-        .await
+        let options = ClientOptions {
+            use_admin_access: args.admin,
+            ..ClientOptions::default()
+        };
+        Self::connect_with(&args.connection, &args.limits, options, access).await
     }
 
     /// Like [`Session::connect`], for commands without a policy file, with
