@@ -24,7 +24,7 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// What the caller is in one space while the plan's operations run.
+/// The caller's standing in one space as the plan's operations run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Standing {
     Owner,
